@@ -1,0 +1,1 @@
+"""Landing → raw → staged: reading deliveries, normalising values, accounting for every row."""

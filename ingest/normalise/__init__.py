@@ -1,0 +1,1 @@
+"""Normalisers: one per value type of the source configs, as polars expressions."""
