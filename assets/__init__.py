@@ -1,0 +1,1 @@
+"""Dagster assets, by layer: thin wrappers around the cores in ingest/, resolution/, quality/."""

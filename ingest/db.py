@@ -1,0 +1,99 @@
+"""Small DuckDB helpers every layer shares: schemas, appends by column name, replacements.
+
+Tables are written from polars frames through Arrow; a frame's columns may grow
+between deliveries (an extra column in a newer extract), so appends add missing
+columns instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+SCHEMAS = ("raw", "staged", "quarantine", "meta", "linked", "audit")
+
+
+@contextmanager
+def connect(path: str | Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the warehouse file, closed on exit (DuckDB has one writer)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
+    for s in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, _, name = table.rpartition(".")
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema or "main", name],
+    ).fetchall()
+    return row[0][0] > 0
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    schema, _, name = table.rpartition(".")
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+        "ORDER BY ordinal_position", [schema or "main", name]).fetchall()
+    return [r[0] for r in rows]
+
+
+def _qualified(table: str) -> str:
+    schema, _, name = table.rpartition(".")
+    return f"{quote(schema)}.{quote(name)}" if schema else quote(name)
+
+
+def append(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Insert a frame by column name, creating the table or adding new columns as needed."""
+    q = _qualified(table)
+    con.register("_hh_frame", frame.to_arrow())
+    try:
+        if not table_exists(con, table):
+            con.execute(f"CREATE TABLE {q} AS SELECT * FROM _hh_frame")
+            return
+        have = set(_columns(con, table))
+        for col in frame.columns:
+            if col not in have:
+                sql_type = con.execute(f"SELECT typeof({quote(col)}) FROM _hh_frame LIMIT 1").fetchall()
+                dtype = sql_type[0][0] if sql_type else "VARCHAR"
+                con.execute(f"ALTER TABLE {q} ADD COLUMN {quote(col)} {dtype}")
+        con.execute(f"INSERT INTO {q} BY NAME SELECT * FROM _hh_frame")
+    finally:
+        con.unregister("_hh_frame")
+
+
+def replace(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """The table becomes exactly this frame (for small derived tables written whole)."""
+    con.register("_hh_frame", frame.to_arrow())
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {_qualified(table)} AS SELECT * FROM _hh_frame")
+    finally:
+        con.unregister("_hh_frame")
+
+
+def delete_where(con: duckdb.DuckDBPyConnection, table: str, where: str, params: list) -> None:
+    if table_exists(con, table):
+        con.execute(f"DELETE FROM {_qualified(table)} WHERE {where}", params)
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
+    """A query's result as a polars frame (DuckDB 2: through a relation, not execute())."""
+    if params:
+        return pl.from_arrow(con.execute(sql, params).to_arrow_table())  # type: ignore[return-value]
+    return con.sql(sql).pl()

@@ -1,0 +1,1 @@
+"""Dagster Definitions, jobs, schedules and sensors, and the `hhlink` command line."""

@@ -1,0 +1,192 @@
+"""The `hhlink` command line (CONTRACT §6).
+
+Heavy imports (Dagster, Splink) happen inside the commands that need them, so
+`hhlink --help` and `hhlink generate` start quickly. Every expected failure ends
+as one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+DEMO_DIR = Path("data/demo")
+DEMO_PERSONS, DEMO_SEED = 20_000, 20261129
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def _progress_to_stderr() -> None:
+    start = time.monotonic()
+
+    class Elapsed(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return f"[{time.monotonic() - start:6.1f}s] {record.getMessage()}"
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(Elapsed())
+    log = logging.getLogger("hhlink.progress")
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def _say(msg: str) -> None:
+    logging.getLogger("hhlink.progress").info(msg)
+
+
+def _date(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+# --- generate -----------------------------------------------------------------------------------------------
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from synth import generate
+
+    if args.persons < 1:
+        raise UserError("--persons must be at least 1")
+    summary = generate(args.persons, args.seed, Path(args.out), args.profile,
+                       as_of=date.fromisoformat(args.as_of) if args.as_of else None, progress=_say)
+    print(summary.describe() if hasattr(summary, "describe") else summary)
+    return 0
+
+
+# --- run ----------------------------------------------------------------------------------------------------
+
+def _summary(warehouse: Path) -> str:
+    from ingest import db
+
+    with db.connect(warehouse, read_only=True) as con:
+        d = db.frame(con, "SELECT * FROM deliveries ORDER BY source, as_of")
+        f = db.frame(con, "SELECT source, latest_as_of, age_days, expected_every_days, status FROM source_freshness")
+        persons = db.frame(con, "SELECT count(DISTINCT person_id) AS n FROM person_xref").item()
+        households = db.frame(con, "SELECT count(DISTINCT household_id) AS n FROM household_member").item()
+    acc = d.filter(d["status"] == "accepted")
+    lines = [
+        f"deliveries: {acc.height} accepted, {d.height - acc.height} rejected",
+        f"rows: {int(acc['rows_delivered'].sum()):,} delivered = {int(acc['rows_staged'].sum()):,} staged"
+        f" + {int(acc['rows_quarantined'].sum()):,} quarantined",
+    ]
+    for r in d.filter(d["status"] == "rejected").iter_rows(named=True):
+        lines.append(f"  rejected {r['source']}/{r['as_of'] or Path(r['folder']).name}: {r['reason']}")
+    for r in f.iter_rows(named=True):
+        age = "never delivered" if r["latest_as_of"] is None else \
+            f"as of {r['latest_as_of']}, {r['age_days']} days old, expected every {r['expected_every_days']}"
+        lines.append(f"  {r['source']:<14} {r['status']:<8} {age}")
+    lines.append(f"persons: {persons:,}  households: {households:,}")
+    lines.append(f"warehouse: {warehouse}")
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    landing, warehouse = Path(args.landing), Path(args.warehouse)
+    if not landing.is_dir():
+        raise UserError(f"landing folder '{landing}' does not exist")
+    from pipelines.runner import RunFailed, run_pipeline
+
+    _say(f"running every asset for {landing} into {warehouse}")
+    try:
+        run_pipeline(landing, warehouse, args.as_of)
+    except RunFailed as exc:
+        raise UserError(str(exc)) from exc
+    print(_summary(warehouse))
+    return 0
+
+
+# --- demo ---------------------------------------------------------------------------------------------------
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    gen = argparse.Namespace(persons=args.persons, seed=DEMO_SEED, out=str(out), profile="typical", as_of=None)
+    cmd_generate(gen)
+    warehouse = out / "warehouse.duckdb"
+    cmd_run(argparse.Namespace(landing=str(out / "landing"), warehouse=str(warehouse), as_of=None))
+    print(f"\nlanding zone: {out / 'landing'}\ntruth:        {out / 'truth'}\nwarehouse:    {warehouse}\n"
+          f"query it:     duckdb {warehouse}  (or python -c \"import duckdb; ...\")\n"
+          f"the UI:       dg dev   (then open http://127.0.0.1:3000)")
+    return 0
+
+
+# --- bench --------------------------------------------------------------------------------------------------
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pipelines.bench import bench_ingest
+
+    if args.what == "ingest":
+        print(bench_ingest(args.persons, repeat=args.repeat, seed=args.seed, profile=args.profile,
+                           workdir=Path(args.workdir) if args.workdir else None, progress=_say))
+        return 0
+    raise UserError(f"unknown benchmark '{args.what}'")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hhlink", description="Link departments' extracts into persons and households.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write a synthetic landing zone and its truth")
+    g.add_argument("--persons", type=int, required=True)
+    g.add_argument("--seed", type=int, default=1)
+    g.add_argument("--out", required=True)
+    g.add_argument("--profile", choices=["clean", "typical", "hard"], default="typical")
+    g.add_argument("--as-of", type=_date, default=None, help="reference date of the newest deliveries")
+    g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("run", help="ingest, link and publish the warehouse (through Dagster, in-process)")
+    r.add_argument("--landing", required=True)
+    r.add_argument("--warehouse", required=True)
+    r.add_argument("--as-of", type=_date, default=None, help="reference date for freshness (default today)")
+    r.set_defaults(func=cmd_run)
+
+    d = sub.add_parser("demo", help="generate a sample, run it, and say where things are")
+    d.add_argument("--persons", type=int, default=DEMO_PERSONS)
+    d.add_argument("--out", default=str(DEMO_DIR))
+    d.set_defaults(func=cmd_demo)
+
+    b = sub.add_parser("bench", help="measure a phase: median of repeated runs and peak memory")
+    b.add_argument("what", choices=["ingest"])
+    b.add_argument("--persons", type=int, default=100_000)
+    b.add_argument("--repeat", type=int, default=3)
+    b.add_argument("--seed", type=int, default=7)
+    b.add_argument("--profile", choices=["clean", "typical", "hard"], default="typical")
+    b.add_argument("--workdir", default=None, help="where to generate the data (default: a temporary folder)")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    _progress_to_stderr()
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"hhlink: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hhlink: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from ingest.sources import SourceConfigError
+
+        if isinstance(exc, SourceConfigError | OSError):
+            print(f"hhlink: {exc}", file=sys.stderr)
+            return 2
+        if os.environ.get("HHLINK_DEBUG"):
+            raise
+        print(f"hhlink: unexpected error ({type(exc).__name__}: {exc}); set HHLINK_DEBUG=1 for the traceback",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Checks, freshness, coverage, findings and the auditors' report."""

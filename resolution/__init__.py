@@ -1,0 +1,1 @@
+"""Person linkage, households and stable ids."""
