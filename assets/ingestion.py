@@ -1,6 +1,5 @@
 """Raw and staged assets, two per configured source, built from the source configs."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """The one resource every asset uses: where the landing zone and the warehouse are."""
 
-from __future__ import annotations
 
 import logging
 from collections.abc import Iterator

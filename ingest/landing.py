@@ -186,7 +186,7 @@ def _read_csv(path: Path) -> tuple[pl.DataFrame, str]:
     _check_headers(headers, path.name)
     try:
         df = pl.read_csv(io.BytesIO(body), infer_schema=False, new_columns=headers,
-                         missing_utf8_is_empty_string=False, raise_if_empty=False)
+                         raise_if_empty=False)
     except pl.exceptions.PolarsError as exc:
         msg = str(exc).strip().splitlines()[0][:160]
         raise DeliveryRejected(f"'{path.name}': not a readable CSV ({msg})") from exc

@@ -58,15 +58,15 @@ def stage(raw: pl.DataFrame, config: SourceConfig, as_of: date) -> Staged:
     for col in config.columns:
         out = normalise(col.type, _raw_column(raw, col), col.field, values=col.values, as_of=as_of)
         exprs.extend(out.columns)
-        issues.append(pl.concat_str(pl.lit(f"{col.field}: "), out.issue))
+        issues.append(pl.concat_str(pl.lit(f"{col.field}: "), out.issue).alias(f"_issue_{len(issues)}"))
         if col.required and col.type != "key":
-            issues.append(pl.when(pl.col(col.field).is_null())
-                          .then(pl.lit(f"{col.field}: required value is blank")))
-    frame = raw.lazy().select(
-        pl.col(FILE_COL), pl.col(ROW_COL), *exprs,
-    ).with_columns(
-        pl.concat_list(issues).list.drop_nulls().alias("issues") if issues else pl.lit([]).alias("issues"),
-    )
+            blank = out.columns[0].is_null()
+            issues.append(pl.when(blank).then(pl.lit(f"{col.field}: required value is blank"))
+                          .alias(f"_issue_{len(issues)}"))
+    issue_cols = [e.meta.output_name() for e in issues]
+    frame = raw.lazy().select(pl.col(FILE_COL), pl.col(ROW_COL), *exprs, *issues).with_columns(
+        pl.concat_list(issue_cols).list.drop_nulls().alias("issues"),
+    ).drop(issue_cols)
     present = {name for c in config.columns if c.field in PERSON_FIELDS for name in PERSON_COLUMNS[c.field]}
     missing = [pl.lit(None, dtype=dt).alias(name) for f in PERSON_FIELDS for name, dt in PERSON_COLUMNS[f].items()
                if name not in present]
