@@ -94,6 +94,4 @@ def delete_where(con: duckdb.DuckDBPyConnection, table: str, where: str, params:
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
     """A query's result as a polars frame (DuckDB 2: through a relation, not execute())."""
-    if params:
-        return pl.from_arrow(con.execute(sql, params).to_arrow_table())  # type: ignore[return-value]
-    return con.sql(sql).pl()
+    return con.sql(sql, params=params or None).pl()
