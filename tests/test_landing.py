@@ -82,7 +82,7 @@ def test_manifest_mismatches_reject_the_delivery(tmp_path: Path) -> None:
     write_manifest(folder, "health")
     (folder / "a.csv").unlink()
     write_csv(folder / "b.csv", HEALTH_HEADER, HEALTH_ROWS)
-    with pytest.raises(DeliveryRejected, match="lists 'a.csv' but the file is missing"):
+    with pytest.raises(DeliveryRejected, match=r"lists 'a\.csv' but the file is missing"):
         read_delivery(_delivery(tmp_path), HEALTH)
 
 

@@ -1,0 +1,283 @@
+"""Scoring candidate pairs and turning them into persons, with the traps guarded.
+
+The linkage runs on its own in-memory DuckDB (STACK-NOTES: Splink against the
+warehouse file is slower and leaves ``__splink__`` tables in it); only results leave.
+
+Three things beat the model, in this order:
+
+1. the clerical **decisions file** (a reviewer's ``match`` forces a link; a
+   ``non_match`` forbids one, even when other records would bridge the two);
+2. **guards** against traps a weight cannot express: two records carrying two
+   different *valid* IDs are two people (twins, namesakes born the same day), however
+   alike the rest; a shared ID with a wholly different name and no agreeing birth
+   date is a guardian's ID in a child's field and goes to review, not to a link;
+3. the model's match weight against the threshold.
+
+Connected components alone would let a record without an ID bridge twins (one record
+alike to both), so components that hold a forbidden pair are re-clustered greedily:
+strongest edge first, never joining two groups that a constraint keeps apart.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from resolution.model import PARAMS_PATH, params_from_linker, settings_for
+
+log = logging.getLogger("hhlink.resolution")
+
+COMPARISONS = ("id", "name", "dob", "sex", "phone", "place")
+DECISION_COLUMNS = ("unique_id_l", "unique_id_r", "decision", "reviewer", "note")
+
+
+@dataclass
+class LinkConfig:
+    """Thresholds are match weights (log2 Bayes factors)."""
+    threshold: float = 8.0          # at or above: linked
+    review_low: float = 2.0         # from here up to the threshold: review queue
+    train: bool = False             # train on this run's data instead of the versioned parameters
+    params_path: Path = PARAMS_PATH
+    decisions: Path | None = None   # CSV of reviewer decisions applied on this run
+    seed: int = 42
+    materialise_dir: Path | None = None  # parquet materialisation for very large runs
+
+
+@dataclass
+class LinkResult:
+    clusters: pl.DataFrame          # unique_id, cluster_id (cluster_id = smallest unique_id)
+    links: pl.DataFrame             # person_link: every pair at or above review_low, scored
+    review: pl.DataFrame            # review_queue
+    params: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+    pairs_scored: int = 0
+    con: duckdb.DuckDBPyConnection | None = None  # the linkage connection (hh_input, hh_scored, ...)
+
+
+def read_decisions(path: Path | None) -> pl.DataFrame:
+    """The reviewer decisions (later rows win for the same pair); empty when no file."""
+    schema = {c: pl.String() for c in DECISION_COLUMNS}
+    if path is None or not Path(path).exists():
+        return pl.DataFrame(schema=schema)
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        rows = [{c: (r.get(c) or "").strip() or None for c in DECISION_COLUMNS} for r in csv.DictReader(f)]
+    df = pl.DataFrame(rows, schema=schema).filter(
+        pl.col("unique_id_l").is_not_null() & pl.col("unique_id_r").is_not_null()
+        & pl.col("decision").is_in(["match", "non_match"]))
+    # store each pair with the smaller id on the left, as Splink does
+    lo = pl.min_horizontal("unique_id_l", "unique_id_r")
+    hi = pl.max_horizontal("unique_id_l", "unique_id_r")
+    df = df.with_columns(lo.alias("unique_id_l"), hi.alias("unique_id_r"))
+    return df.with_row_index("_n").group_by("unique_id_l", "unique_id_r").agg(
+        pl.all().sort_by("_n").last()).drop("_n").sort("unique_id_l", "unique_id_r")
+
+
+def _register_inputs(db_api, inputs: pa.Table) -> list:
+    """One Splink input per source (link_and_dedupe), registered in source order."""
+    con = db_api.duckdb_con if hasattr(db_api, "duckdb_con") else db_api._con
+    con.register("_hh_inputs", inputs)
+    con.execute("CREATE OR REPLACE TABLE hh_input AS SELECT * FROM _hh_inputs")
+    con.unregister("_hh_inputs")
+    sources = [r[0] for r in con.sql("SELECT DISTINCT source_dataset FROM hh_input ORDER BY 1").fetchall()]
+    tables = []
+    for i, s in enumerate(sources):
+        con.execute(f"CREATE OR REPLACE TABLE hh_in_{i} AS SELECT * FROM hh_input WHERE source_dataset = ? "
+                    "ORDER BY unique_id", [s])
+        tables.append(db_api.register(f"hh_in_{i}", dataset_display_name=s))
+    return tables
+
+
+def make_db_api(materialise_dir: Path | None = None):
+    from splink import DuckDBAPI
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    if materialise_dir is not None:
+        Path(materialise_dir).mkdir(parents=True, exist_ok=True)
+        return DuckDBAPI(con, materialisation="parquet", materialisation_dir=str(materialise_dir))
+    return DuckDBAPI(con)
+
+
+def build_linker(inputs: pa.Table, cfg: LinkConfig, db_api=None):
+    """A Linker over the inputs, with versioned (or no) parameters."""
+    import json
+
+    from splink import Linker
+
+    db_api = db_api or make_db_api(cfg.materialise_dir)
+    tables = _register_inputs(db_api, inputs)
+    params = {} if cfg.train else (json.loads(Path(cfg.params_path).read_text(encoding="utf-8"))
+                                   if Path(cfg.params_path).exists() else {})
+    settings = settings_for("duckdb", params, n_records=inputs.num_rows)
+    return Linker(tables, settings, log_level=logging.WARNING), db_api
+
+
+def link(inputs: pa.Table, cfg: LinkConfig | None = None,
+         progress: Callable[[str], None] = log.info) -> LinkResult:
+    """Score, guard, apply decisions and cluster the linkage input (see prepare.py)."""
+    from resolution.train import train_linker
+
+    cfg = cfg or LinkConfig()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    linker, db_api = build_linker(inputs, cfg)
+    con: duckdb.DuckDBPyConnection = db_api.duckdb_con
+    if cfg.train:
+        train_linker(linker, seed=cfg.seed)
+    params = params_from_linker(linker, inputs.num_rows)
+    timings["train"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    pred = linker.inference.predict(threshold_match_weight=cfg.review_low, warning_mode="never")
+    cols = {c.unquote().name for c in pred.columns}
+    keep = ["unique_id_l", "unique_id_r", "source_dataset_l", "source_dataset_r", "match_weight",
+            "match_probability"]
+    keep += [f"gamma_{c}" for c in COMPARISONS] + [f"mw_{c}" for c in COMPARISONS if f"mw_{c}" in cols]
+    keep += [c for c in ("mw_tf_name", "mw_tf_phone") if c in cols]
+    keep += [f"{c}_{s}" for c in ("id", "id_status", "id_head", "name", "dob") for s in "lr"]
+    con.execute(f"CREATE OR REPLACE TABLE hh_pairs AS SELECT {', '.join(keep)} FROM {pred.physical_name}")
+    pred.drop_table_from_database_and_remove_from_cache()
+    timings["predict"] = time.perf_counter() - t0
+    pairs = con.execute("SELECT count(*) FROM hh_pairs").fetchall()[0][0]
+
+    t0 = time.perf_counter()
+    decisions = read_decisions(cfg.decisions)
+    clusters, links, review = _decide_and_cluster(con, db_api, decisions, cfg)
+    timings["cluster"] = time.perf_counter() - t0
+    return LinkResult(clusters, links, review, params, timings, pairs, con)
+
+
+def _decide_and_cluster(con: duckdb.DuckDBPyConnection, db_api, decisions: pl.DataFrame,
+                        cfg: LinkConfig) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    con.register("_hh_dec", decisions.to_arrow())
+    con.execute("CREATE OR REPLACE TABLE hh_decisions AS SELECT * FROM _hh_dec")
+    con.unregister("_hh_dec")
+    # Guards. Splink numbers levels from the else level (0) up, null is -1: gamma_id 4 is
+    # "same ID", gamma_name 0 "different name", gamma_dob 3 "same birth date" (model.py).
+    con.execute(f"""
+        CREATE OR REPLACE TABLE hh_scored AS
+        SELECT p.*,
+          CASE
+            WHEN d.decision = 'match' THEN 'decision: match'
+            WHEN d.decision = 'non_match' THEN 'decision: non-match'
+            WHEN id_status_l = 'valid' AND id_status_r = 'valid' AND id_l IS NOT NULL AND id_r IS NOT NULL
+                 AND id_l <> id_r THEN 'guard: two valid IDs'
+            WHEN gamma_id = 4 AND gamma_name = 0 AND gamma_dob <> 3 THEN 'guard: shared ID, different name'
+            WHEN match_weight >= {cfg.threshold} THEN 'model'
+            ELSE 'below threshold' END AS reason,
+          CASE WHEN d.decision = 'match' THEN TRUE
+               WHEN d.decision = 'non_match' THEN FALSE
+               WHEN id_status_l = 'valid' AND id_status_r = 'valid' AND id_l IS NOT NULL AND id_r IS NOT NULL
+                    AND id_l <> id_r THEN FALSE
+               WHEN gamma_id = 4 AND gamma_name = 0 AND gamma_dob <> 3 THEN FALSE
+               ELSE match_weight >= {cfg.threshold} END AS linked
+        FROM hh_pairs p
+        LEFT JOIN hh_decisions d USING (unique_id_l, unique_id_r)""")
+    # forced links the model never proposed (not blocked together) still count
+    con.execute("""
+        INSERT INTO hh_scored BY NAME
+        SELECT d.unique_id_l, d.unique_id_r, 'decision: match' AS reason, TRUE AS linked
+        FROM hh_decisions d
+        JOIN hh_input a ON a.unique_id = d.unique_id_l
+        JOIN hh_input b ON b.unique_id = d.unique_id_r
+        WHERE d.decision = 'match'
+          AND NOT EXISTS (SELECT 1 FROM hh_scored s WHERE s.unique_id_l = d.unique_id_l
+                          AND s.unique_id_r = d.unique_id_r)""")
+
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    con.execute("CREATE OR REPLACE TABLE hh_edges AS SELECT unique_id_l, unique_id_r FROM hh_scored WHERE linked")
+    con.execute("CREATE OR REPLACE TABLE hh_nodes AS SELECT unique_id FROM hh_input")
+    nodes = db_api.table_to_splink_dataframe("hh_nodes", "hh_nodes")
+    edges = db_api.table_to_splink_dataframe("hh_edges", "hh_edges")
+    cc = cluster_pairwise_predictions_at_threshold(nodes, edges, db_api, "unique_id")
+    con.execute(f"CREATE OR REPLACE TABLE hh_cc AS SELECT unique_id, min(unique_id) OVER (PARTITION BY cluster_id) "
+                f"AS cluster_id FROM {cc.physical_name}")
+    cc.drop_table_from_database_and_remove_from_cache()
+
+    clusters = _split_conflicts(con)
+    links = con.sql("SELECT * EXCLUDE (id_l, id_r, id_head_l, id_head_r) FROM hh_scored "
+                    "ORDER BY unique_id_l, unique_id_r").pl()
+    review = con.sql(f"""
+        SELECT s.unique_id_l, s.unique_id_r, s.match_weight, s.match_probability, s.reason,
+               s.name_l, s.name_r, s.dob_l, s.dob_r, s.id_status_l, s.id_status_r,
+               {', '.join(f's.gamma_{c}' for c in COMPARISONS)}
+        FROM hh_scored s
+        WHERE s.reason LIKE 'guard:%'
+           OR (s.reason = 'below threshold' AND s.match_weight >= {cfg.review_low})
+        ORDER BY s.match_weight DESC, s.unique_id_l, s.unique_id_r""").pl()
+    return clusters, links, review
+
+
+def _split_conflicts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Re-cluster the components that hold two valid IDs or a forbidden pair."""
+    con.execute("""
+        CREATE OR REPLACE TABLE hh_conflicted AS
+        SELECT cluster_id FROM hh_cc c JOIN hh_input i USING (unique_id)
+        WHERE i.id_status = 'valid' AND i.id IS NOT NULL
+        GROUP BY cluster_id HAVING count(DISTINCT i.id) > 1
+        UNION
+        SELECT a.cluster_id FROM hh_scored s
+        JOIN hh_cc a ON a.unique_id = s.unique_id_l JOIN hh_cc b ON b.unique_id = s.unique_id_r
+        WHERE NOT s.linked AND (s.reason LIKE 'decision%' OR s.reason = 'guard: two valid IDs')
+          AND a.cluster_id = b.cluster_id""")
+    bad = con.sql("SELECT count(*) FROM hh_conflicted").fetchall()[0][0]
+    if not bad:
+        return con.sql("SELECT unique_id, cluster_id FROM hh_cc ORDER BY unique_id").pl()
+    nodes = con.sql("""
+        SELECT c.cluster_id, c.unique_id, CASE WHEN i.id_status = 'valid' THEN i.id END AS vid
+        FROM hh_cc c JOIN hh_input i USING (unique_id) WHERE c.cluster_id IN (SELECT cluster_id FROM hh_conflicted)
+        ORDER BY c.unique_id""").pl()
+    edges = con.sql("""
+        SELECT s.unique_id_l, s.unique_id_r, s.linked, s.reason,
+               coalesce(s.match_weight, 1e9) AS w
+        FROM hh_scored s JOIN hh_cc c ON c.unique_id = s.unique_id_l
+        WHERE c.cluster_id IN (SELECT cluster_id FROM hh_conflicted)""").pl()
+    parent: dict[str, str] = {}
+    labels: dict[str, dict[str, str]] = {}
+    for uid, vid in zip(nodes["unique_id"], nodes["vid"], strict=True):
+        parent[uid] = uid
+        labels[uid] = {"id": vid} if vid else {}
+    for k, row in enumerate(edges.filter(~pl.col("linked") & (pl.col("reason").str.starts_with("decision")
+                                                              | (pl.col("reason") == "guard: two valid IDs")))
+                            .iter_rows(named=True)):
+        labels[row["unique_id_l"]][f"nm{k}"] = "l"
+        labels[row["unique_id_r"]][f"nm{k}"] = "r"
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    forced = pl.col("reason") == "decision: match"
+    ordered = edges.filter(pl.col("linked")).sort([forced, "w", "unique_id_l", "unique_id_r"],
+                                                  descending=[True, True, False, False])
+    for a, b, is_forced in zip(ordered["unique_id_l"], ordered["unique_id_r"],
+                               ordered["reason"] == "decision: match", strict=True):
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        la, lb = labels[ra], labels[rb]
+        small, big = (la, lb) if len(la) <= len(lb) else (lb, la)
+        if not is_forced and any(big.get(g, v) != v for g, v in small.items()):
+            continue
+        root, child = (ra, rb) if ra < rb else (rb, ra)
+        parent[child] = root
+        merged = {**small, **big}
+        labels[root], labels[child] = merged, {}
+    fixed = pl.DataFrame({"unique_id": list(parent), "root": [find(u) for u in parent]})
+    fixed = fixed.with_columns(pl.col("unique_id").min().over("root").alias("new_cluster")).select(
+        "unique_id", "new_cluster")
+    base = con.sql("SELECT unique_id, cluster_id FROM hh_cc").pl()
+    return base.join(fixed, on="unique_id", how="left").select(
+        "unique_id", pl.coalesce("new_cluster", "cluster_id").alias("cluster_id")).sort("unique_id")
