@@ -58,7 +58,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise UserError("--persons must be at least 1")
     summary = generate(args.persons, args.seed, Path(args.out), args.profile,
                        as_of=date.fromisoformat(args.as_of) if args.as_of else None, progress=_say)
-    print(summary.describe() if hasattr(summary, "describe") else summary)
+    print(summary.describe())
     return 0
 
 
@@ -121,13 +121,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # --- bench --------------------------------------------------------------------------------------------------
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from pipelines.bench import bench_ingest
-
+    workdir = Path(args.workdir) if args.workdir else None
     if args.what == "ingest":
+        from pipelines.bench import bench_ingest
+
         print(bench_ingest(args.persons, repeat=args.repeat, seed=args.seed, profile=args.profile,
-                           workdir=Path(args.workdir) if args.workdir else None, progress=_say))
-        return 0
-    raise UserError(f"unknown benchmark '{args.what}'")
+                           workdir=workdir, progress=_say))
+    else:
+        from resolution.bench import bench_link
+
+        print(bench_link(args.persons, repeat=args.repeat, seed=args.seed, profile=args.profile,
+                         workdir=workdir, progress=_say))
+    return 0
+
+
+# --- evaluate / explain -------------------------------------------------------------------------------------
+
+def _existing(path: str, what: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{what} '{p}' does not exist")
+    return p
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from resolution.evaluate import evaluate
+
+    truth = _existing(args.truth, "truth folder")
+    if not (truth / "records.parquet").exists():
+        raise UserError(f"'{truth}' has no records.parquet (point --truth at the generator's truth/ folder)")
+    print(evaluate(truth, _existing(args.warehouse, "warehouse")).render())
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from resolution.explain import explain
+
+    print(explain(_existing(args.warehouse, "warehouse"), args.person_id))
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -153,8 +184,18 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default=str(DEMO_DIR))
     d.set_defaults(func=cmd_demo)
 
+    e = sub.add_parser("evaluate", help="linkage accuracy against the generator's truth")
+    e.add_argument("--truth", required=True, help="the truth/ folder written by hhlink generate")
+    e.add_argument("--warehouse", required=True)
+    e.set_defaults(func=cmd_evaluate)
+
+    x = sub.add_parser("explain", help="a person's records, links with their weights, and household rule")
+    x.add_argument("person_id")
+    x.add_argument("--warehouse", default=str(DEMO_DIR / "warehouse.duckdb"))
+    x.set_defaults(func=cmd_explain)
+
     b = sub.add_parser("bench", help="measure a phase: median of repeated runs and peak memory")
-    b.add_argument("what", choices=["ingest"])
+    b.add_argument("what", choices=["ingest", "link"])
     b.add_argument("--persons", type=int, default=100_000)
     b.add_argument("--repeat", type=int, default=3)
     b.add_argument("--seed", type=int, default=7)

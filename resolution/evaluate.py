@@ -89,8 +89,24 @@ def _bcubed(frame: pl.DataFrame, pred: str, truth: str) -> PRF:
                f.select((pl.col("_c") / pl.col("_t")).mean()).item())
 
 
+#: The generator's `id_form` values that leave a record without a usable ID of its own.
+NO_USABLE_ID = ("blank", "no_id", "invalid_check", "transposed", "excel_damaged", "guardian_id", "malformed")
+
+
+def _derived_flags(truth: pl.DataFrame) -> pl.DataFrame:
+    """Subgroup flags the truth holds as values (`id_form`, `age`) rather than as booleans."""
+    cols = truth.columns
+    out = []
+    if "id_form" in cols:
+        out += [pl.col("id_form").is_in(NO_USABLE_ID).alias("id_blank_or_invalid"),
+                (pl.col("id_form") == "upgraded_15").alias("id_15")]
+    if "age" in cols:
+        out += [(pl.col("age") >= 65).alias("aged_65_plus"), (pl.col("age") < 18).alias("is_child")]
+    return truth.with_columns(out) if out else truth
+
+
 def load_truth(truth_dir: Path) -> pl.DataFrame:
-    truth = pl.read_parquet(Path(truth_dir) / "records.parquet")
+    truth = _derived_flags(pl.read_parquet(Path(truth_dir) / "records.parquet"))
     persons_path = Path(truth_dir) / "persons.parquet"
     if persons_path.exists():
         persons = pl.read_parquet(persons_path)

@@ -72,6 +72,19 @@ class GenerateSummary:
     def total_records(self) -> int:
         return sum(d.rows for d in self.deliveries)
 
+    def describe(self) -> str:
+        """A short human summary for the command line."""
+        lines = [f"generated {self.persons:,} persons in {self.households:,} households "
+                 f"({self.profile}, seed {self.seed}, as of {self.as_of})"]
+        for d in sorted(self.deliveries, key=lambda d: (d.source, d.as_of)):
+            enc = f" {d.encoding}" if d.encoding else ""
+            man = " +manifest" if d.manifest else ""
+            lines.append(f"  {d.source:<14} {d.as_of}  {d.rows:>9,} rows  {len(d.files)} {d.format}{enc}{man}")
+        lines.append("  findings injected: " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.findings.items())))
+        lines.append(f"  hardship households without assistance: {self.hardship_households:,}")
+        lines.append(f"landing zone: {self.landing}\ntruth:        {self.truth}")
+        return "\n".join(lines)
+
 
 def default_as_of(today: date | None = None) -> date:
     """The last day of the previous month."""
