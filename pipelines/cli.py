@@ -113,7 +113,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     warehouse = out / "warehouse.duckdb"
     cmd_run(argparse.Namespace(landing=str(out / "landing"), warehouse=str(warehouse), as_of=None))
     print(f"\nlanding zone: {out / 'landing'}\ntruth:        {out / 'truth'}\nwarehouse:    {warehouse}\n"
-          f"query it:     duckdb {warehouse}  (or python -c \"import duckdb; ...\")\n"
+          f"query it:     python -c \"import duckdb; print(duckdb.connect('{warehouse}', read_only=True)"
+          f".sql('SELECT * FROM source_freshness'))\"\n"
           f"the UI:       dg dev   (then open http://127.0.0.1:3000)")
     return 0
 
