@@ -51,6 +51,12 @@ def _raw_column(raw: pl.DataFrame, col: Column) -> pl.Expr:
     return pl.col(header) if header else pl.lit(None, dtype=pl.String)
 
 
+def _disagrees(given: str, from_id: str, n: int) -> pl.Expr:
+    """A stated value that contradicts the one encoded in the ID: one of them is wrong (or the ID is not theirs)."""
+    return (pl.when(pl.col(given).is_not_null() & pl.col(from_id).is_not_null() & (pl.col(given) != pl.col(from_id)))
+            .then(pl.lit(f"{given}: differs from the ID number's")).alias(f"_issue_{n}"))
+
+
 def stage(raw: pl.DataFrame, config: SourceConfig, as_of: date) -> Staged:
     """Normalise one delivery's raw frame (text columns named by header, plus `_file`/`_row`)."""
     exprs: list[pl.Expr] = []
@@ -63,8 +69,14 @@ def stage(raw: pl.DataFrame, config: SourceConfig, as_of: date) -> Staged:
             blank = out.columns[0].is_null()
             issues.append(pl.when(blank).then(pl.lit(f"{col.field}: required value is blank"))
                           .alias(f"_issue_{len(issues)}"))
-    issue_cols = [e.meta.output_name() for e in issues]
-    frame = raw.lazy().select(pl.col(FILE_COL), pl.col(ROW_COL), *exprs, *issues).with_columns(
+    fields = {c.field for c in config.columns}
+    cross = []  # issues between fields, computed once the fields exist
+    if {"id_number", "birth_date"} <= fields:
+        cross.append(_disagrees("birth_date", "id_number_birth_date", len(issues) + len(cross)))
+    if {"id_number", "sex"} <= fields:
+        cross.append(_disagrees("sex", "id_number_sex", len(issues) + len(cross)))
+    issue_cols = [e.meta.output_name() for e in (*issues, *cross)]
+    frame = raw.lazy().select(pl.col(FILE_COL), pl.col(ROW_COL), *exprs, *issues).with_columns(*cross).with_columns(
         pl.concat_list(issue_cols).list.drop_nulls().alias("issues"),
     ).drop(issue_cols)
     present = {name for c in config.columns if c.field in PERSON_FIELDS for name in PERSON_COLUMNS[c.field]}
