@@ -7,6 +7,7 @@ columns instead of failing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,11 @@ SCHEMAS = ("raw", "staged", "quarantine", "meta", "linked", "audit")
 def connect(path: str | Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the warehouse file, closed on exit (DuckDB has one writer)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    # DuckDB's buffer pool defaults to 80% of RAM and keeps written pages cached; the
+    # warehouse is written table by table, so a small pool (it spills) bounds memory.
+    config = {"memory_limit": os.environ.get("HHLINK_DUCKDB_MEMORY", "1GB")}
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
+    con.execute("SET enable_progress_bar = false")
     try:
         yield con
     finally:

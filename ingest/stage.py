@@ -88,9 +88,9 @@ def stage(raw: pl.DataFrame, config: SourceConfig, as_of: date) -> Staged:
            if c not in (*person_cols, "record_id", "issues", FILE_COL, ROW_COL)]
 
     # A repeated key keeps its first row (by file and row) and quarantines the rest.
-    frame = frame.with_columns(
+    frame = frame.sort(FILE_COL, ROW_COL).with_columns(
         pl.when(pl.col("record_id").is_null()).then(pl.lit("blank record key"))
-        .when(pl.int_range(pl.len()).over("record_id", order_by=[FILE_COL, ROW_COL]) > 0)
+        .when(~pl.col("record_id").is_first_distinct())
         .then(pl.format("repeated record key '{}' (first seen earlier in the delivery)", pl.col("record_id")))
         .alias("_reason")
     ).collect()
