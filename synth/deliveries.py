@@ -62,13 +62,16 @@ def _days_before(as_of: date, rng: np.random.Generator, n: int, lo: int, hi: int
     return np.datetime64(as_of, "D") - rng.integers(lo, hi, size=n).astype("timedelta64[D]")
 
 
-def _frame(cols: dict[str, object]) -> pl.DataFrame:
+def frame(cols: dict[str, object]) -> pl.DataFrame:
+    """numpy arrays to a polars frame: datetime64 → Date, object → String, NaN → null."""
     out = {}
     for k, v in cols.items():
         if isinstance(v, np.ndarray) and v.dtype.kind == "M":
             out[k] = pl.Series(k, v).cast(pl.Date)
         elif isinstance(v, np.ndarray) and v.dtype == object:
             out[k] = pl.Series(k, list(v), dtype=pl.String)
+        elif isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            out[k] = pl.Series(k, v, nan_to_null=True)  # NaN would compare greater than any number
         else:
             out[k] = pl.Series(k, v)
     return pl.DataFrame(out)
@@ -119,7 +122,7 @@ def health(A: Arrays, rng: np.random.Generator, p: Profile, as_of: date) -> pl.D
     upd = np.where(d, np.minimum(death + rng.integers(1, 30, n).astype("timedelta64[D]"),
                                  np.datetime64(as_of, "D")), upd)
     keys = _county_seq_keys(_obj(A.p["county_code"][rows]), rng, n, 10)
-    return _frame({
+    return frame({
         "record_id": keys, "_pidx": rows, "_dup": is_dup_row, "_guardian_id": guardian_id, "_protect": d,
         "name": _obj(A.p["name"][rows]), "id_number": _obj(ids), "sex": _obj(A.p["sex"][rows]),
         "birth_date": A.p["birth_date"][rows], "phone": _obj(phone), "address": _obj(addr),
@@ -185,7 +188,7 @@ def education(A: Arrays, rng: np.random.Generator, p: Profile, as_of: date, ref:
     county_code = _obj(A.p["county_code"][rows])
     local = "L" + _county_seq_keys(county_code, rng, n, 8)
     key = np.where((own != None) & ~is_dup, "G" + np.where(own == None, "", own), local)  # noqa: E711
-    return _frame({
+    return frame({
         "record_id": _obj(key), "_pidx": rows, "_dup": is_dup, "_guardian_id": guardian_id,
         "_protect": np.zeros(n, bool), "name": _obj(A.p["name"][rows]), "id_number": _obj(ids),
         "sex": _obj(A.p["sex"][rows]), "birth_date": A.p["birth_date"][rows], "school": school,
@@ -275,7 +278,7 @@ def civil_affairs(pop: Population, A: Arrays, rng: np.random.Generator, p: Profi
         extra_no = 20 + np.arange(dup_src.size)
         st_dup = np.full(dup_src.size, "在保", dtype=object)
         extra = block(dup_src, dup_h, extra_no, st_dup, ver, np.ones(dup_src.size, bool))
-        df = pl.concat([_frame(base), _frame(extra)], how="vertical_relaxed")
+        df = pl.concat([frame(base), frame(extra)], how="vertical_relaxed")
         # the person's own record is a duplicate too (same person twice in the source)
         dups = set(dup_src.tolist())
         df = df.with_columns(_dup=pl.col("_dup") | pl.col("_pidx").is_in(sorted(dups)))
@@ -310,7 +313,7 @@ def housing(pop: Population, A: Arrays, rng: np.random.Generator, p: Profile, as
     area = np.where(is_dup, rng.uniform(60, 130, n).round(1), A.h["floor_area"][rows_h])
     seq = pop.households.select(pl.int_range(1, pl.len() + 1).over("village_code").alias("s"))["s"].to_numpy()
     key = "FW" + _obj(A.h["village_code"][rows_h]) + zpad(seq[rows_h] + np.where(is_dup, 5000, 0), 4)
-    return _frame({
+    return frame({
         "record_id": key, "_pidx": who, "_dup": is_dup, "_guardian_id": np.zeros(n, bool),
         "_protect": np.zeros(n, bool), "name": _obj(A.p["name"][who]), "id_number": _obj(A.p["id_number"][who]),
         "phone": _obj(_person_phone(A, who)), "address": _obj(A.h["address"][hsrc]),
@@ -367,7 +370,7 @@ def employment(A: Arrays, rng: np.random.Generator, p: Profile, as_new: date,
     }
     out = {}
     new_sel = in_new[rows] & ~lv
-    df_new = _frame({**base, "updated_on": _days_before(as_new, rng, n, 0, 60)})
+    df_new = frame({**base, "updated_on": _days_before(as_new, rng, n, 0, 60)})
     out[as_new] = df_new.filter(pl.Series(new_sel))
     # last month: the newly unemployed were still at work, some wages differed
     old_status = status.copy()
@@ -379,7 +382,7 @@ def employment(A: Arrays, rng: np.random.Generator, p: Profile, as_new: date,
     old_since = np.where(newly, np.datetime64("NaT"), since)
     old_employer = employer
     old_pension = np.where(stopped_listed[rows] & ~d_old[rows], A.p["monthly_pension"][rows], pension)
-    df_old = _frame({**base, "employment_status": old_status, "monthly_wage": old_wage,
+    df_old = frame({**base, "employment_status": old_status, "monthly_wage": old_wage,
                      "monthly_pension": old_pension,
                      "unemployed_since": old_since, "employer": _obj(old_employer),
                      "updated_on": _days_before(as_old, rng, n, 0, 60)})

@@ -17,7 +17,7 @@ import polars as pl
 
 from ingest.sources import SourceConfig
 from synth import geography, messy
-from synth.deliveries import Arrays
+from synth.deliveries import Arrays, frame
 from synth.profiles import Profile
 
 
@@ -117,17 +117,7 @@ def render(df: pl.DataFrame, cfg: SourceConfig, style: Style, p: Profile, seed: 
         "migrant_kind": A.p["migrant_kind"][pidx].astype(str), "is_duplicate": df["_dup"].to_numpy(),
         "is_vulnerable": A.p["vulnerable"][pidx],
     }).with_columns(pl.col("as_of").cast(pl.Date))
-    sh_cols = {}
-    for k, v in shown.items():
-        if isinstance(v, np.ndarray) and v.dtype.kind == "M":
-            sh_cols[k] = pl.Series(k, v).cast(pl.Date)
-        elif isinstance(v, np.ndarray) and v.dtype == object:
-            sh_cols[k] = pl.Series(k, list(v), dtype=pl.String)
-        elif isinstance(v, np.ndarray) and v.dtype.kind == "f":
-            sh_cols[k] = pl.Series(k, v, nan_to_null=True)   # NaN would compare greater than any number
-        else:
-            sh_cols[k] = pl.Series(k, v)
     extra = [c for c in ("assistance_status", "household_no") if c in df.columns]
-    shown_df = pl.DataFrame(sh_cols).with_columns(
+    shown_df = frame(shown).with_columns(
         df.select(extra), _pidx=df["_pidx"], source=pl.lit(cfg.source), as_of=pl.lit(as_of))
     return Rendered(table=table, truth=truth, shown=shown_df)
