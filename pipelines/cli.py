@@ -65,6 +65,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 # --- run ----------------------------------------------------------------------------------------------------
 
 def _summary(warehouse: Path) -> str:
+    """Deliveries one per line with their accounting, then freshness, then the linked totals."""
     from ingest import db
 
     with db.connect(warehouse, read_only=True) as con:
@@ -73,13 +74,19 @@ def _summary(warehouse: Path) -> str:
         persons = db.frame(con, "SELECT count(DISTINCT person_id) AS n FROM person_xref").item()
         households = db.frame(con, "SELECT count(DISTINCT household_id) AS n FROM household_member").item()
     acc = d.filter(d["status"] == "accepted")
-    lines = [
-        f"deliveries: {acc.height} accepted, {d.height - acc.height} rejected",
-        f"rows: {int(acc['rows_delivered'].sum()):,} delivered = {int(acc['rows_staged'].sum()):,} staged"
-        f" + {int(acc['rows_quarantined'].sum()):,} quarantined",
-    ]
-    for r in d.filter(d["status"] == "rejected").iter_rows(named=True):
-        lines.append(f"  rejected {r['source']}/{r['as_of'] or Path(r['folder']).name}: {r['reason']}")
+    lines = [f"{'delivery':<26} {'status':<9} {'delivered':>10} {'staged':>10} {'quarantined':>11} {'with issues':>11}"]
+    for r in d.iter_rows(named=True):
+        name = f"{r['source']}/{r['as_of'] or Path(r['folder']).name}"
+        if r["status"] == "accepted":
+            lines.append(f"{name:<26} {'accepted':<9} {r['rows_delivered']:>10,} {r['rows_staged'] or 0:>10,} "
+                         f"{r['rows_quarantined'] or 0:>11,} {r['rows_with_issues'] or 0:>11,}")
+        else:
+            lines.append(f"{name:<26} {'rejected':<9} {r['reason']}")
+    lines.append(
+        f"total: {acc.height} accepted, {d.height - acc.height} rejected; rows "
+        f"{int(acc['rows_delivered'].sum()):,} delivered = {int(acc['rows_staged'].sum()):,} staged"
+        f" + {int(acc['rows_quarantined'].sum()):,} quarantined")
+    lines.append("freshness:")
     for r in f.iter_rows(named=True):
         age = "never delivered" if r["latest_as_of"] is None else \
             f"as of {r['latest_as_of']}, {r['age_days']} days old, expected every {r['expected_every_days']}"

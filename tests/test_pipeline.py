@@ -72,3 +72,34 @@ def test_rerun_changes_nothing(run_once: Path, generated: Path, tmp_path: Path) 
     after = _tables(copy)
     for name, frame in before.items():
         assert frame.equals(after[name]), name
+
+
+def test_bad_deliveries_are_rejected_and_the_last_good_one_stays_current(generated: Path, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    shutil.copytree(generated / "landing", landing)
+    good = sorted((landing / "health").iterdir())[-1]
+    newer = landing / "health" / "2026-11-15"  # a newer health delivery whose manifest disagrees
+    shutil.copytree(good, newer)
+    first = sorted(p for p in newer.iterdir() if p.suffix != ".json")[0]
+    (newer / "MANIFEST.json").write_text(
+        f'{{"source": "health", "as_of": "2026-11-15", "files": [{{"name": "{first.name}", "rows": 1}}]}}',
+        encoding="utf-8")
+    (landing / "tax_bureau" / "2026-10-31").mkdir(parents=True)
+    (landing / "tax_bureau" / "2026-10-31" / "x.csv").write_text("a\n1\n", encoding="utf-8")
+    (landing / "education" / "latest").mkdir()
+    warehouse = tmp_path / "w.duckdb"
+    assert _materialize(landing, warehouse).success
+    t = _tables(warehouse)["deliveries"]
+    reasons = {(r["source"], Path(r["folder"]).name): r["reason"] for r in t.filter(pl.col("status") == "rejected")
+               .iter_rows(named=True)}
+    assert reasons[("health", "2026-11-15")].startswith(f"'{first.name}': ")
+    assert "MANIFEST.json says 1" in reasons[("health", "2026-11-15")]
+    assert "unknown source folder 'tax_bureau'" in reasons[("tax_bureau", "2026-10-31")]
+    assert "not an as-of date" in reasons[("education", "latest")]
+    with db.connect(warehouse, read_only=True) as con:
+        current = db.frame(con, "SELECT DISTINCT as_of FROM staged.current_health")["as_of"].to_list()
+        n_health = db.frame(con, "SELECT count(*) AS n FROM person_xref WHERE source = 'health'").item()
+        fresh = db.frame(con, "SELECT source, latest_as_of FROM source_freshness WHERE source = 'health'")
+    assert [d.isoformat() for d in current] == [good.name]
+    assert fresh["latest_as_of"][0].isoformat() == good.name
+    assert n_health > 0
