@@ -73,6 +73,8 @@ def _summary(warehouse: Path) -> str:
         f = db.frame(con, "SELECT source, latest_as_of, age_days, expected_every_days, status FROM source_freshness")
         persons = db.frame(con, "SELECT count(DISTINCT person_id) AS n FROM person_xref").item()
         households = db.frame(con, "SELECT count(DISTINCT household_id) AS n FROM household_member").item()
+        findings = db.frame(con, "SELECT finding_type, count(*) AS n FROM findings GROUP BY ALL ORDER BY ALL") \
+            if db.table_exists(con, "findings") else None
     acc = d.filter(d["status"] == "accepted")
     lines = [f"{'delivery':<26} {'status':<9} {'delivered':>10} {'staged':>10} {'quarantined':>11} {'with issues':>11}"]
     for r in d.iter_rows(named=True):
@@ -92,6 +94,9 @@ def _summary(warehouse: Path) -> str:
             f"as of {r['latest_as_of']}, {r['age_days']} days old, expected every {r['expected_every_days']}"
         lines.append(f"  {r['source']:<14} {r['status']:<8} {age}")
     lines.append(f"persons: {persons:,}  households: {households:,}")
+    if findings is not None:
+        counts = [f"{r['finding_type']} {r['n']:,}" for r in findings.iter_rows(named=True)]
+        lines.append("findings: " + (", ".join(counts) or "none"))
     lines.append(f"warehouse: {warehouse}")
     return "\n".join(lines)
 
@@ -104,10 +109,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     _say(f"running every asset for {landing} into {warehouse}")
     try:
-        run_pipeline(landing, warehouse, args.as_of)
+        result = run_pipeline(landing, warehouse, args.as_of)
     except RunFailed as exc:
         raise UserError(str(exc)) from exc
     print(_summary(warehouse))
+    index = result.reports / "site" / "index.html"
+    if index.exists():
+        print(f"report: {index}")
     return 0
 
 
@@ -162,6 +170,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from quality.report import write_site
+
+    warehouse = _existing(args.warehouse, "warehouse")
+    out = Path(args.out) if args.out else warehouse.parent / "reports" / "site"
+    index = write_site(warehouse, out)
+    print(f"report: {index}  (opens from disk, no server needed)")
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from resolution.explain import explain
 
@@ -196,6 +214,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--truth", required=True, help="the truth/ folder written by hhlink generate")
     e.add_argument("--warehouse", required=True)
     e.set_defaults(func=cmd_evaluate)
+
+    rp = sub.add_parser("report", help="write the auditors' static HTML site (freshness, coverage, findings)")
+    rp.add_argument("--warehouse", default=str(DEMO_DIR / "warehouse.duckdb"))
+    rp.add_argument("--out", default=None, help="site folder (default: reports/site beside the warehouse)")
+    rp.set_defaults(func=cmd_report)
 
     x = sub.add_parser("explain", help="a person's records, links with their weights, and household rule")
     x.add_argument("person_id")

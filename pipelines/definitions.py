@@ -11,7 +11,7 @@ import os
 import dagster as dg
 
 from assets.accounting import accounting_assets
-from assets.audit import findings
+from assets.audit import audit_assets
 from assets.ingestion import source_assets
 from assets.linked import linked_assets
 from assets.resources import HhlinkResource
@@ -21,14 +21,14 @@ DEFAULT_LANDING = "data/demo/landing"
 DEFAULT_WAREHOUSE = "data/demo/warehouse.duckdb"
 
 
-def all_assets() -> list[dg.AssetsDefinition]:
+def all_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
     sources = load_sources()
     out: list[dg.AssetsDefinition] = []
     for cfg in sources.values():
         out.extend(source_assets(cfg))
     out.extend(accounting_assets(sources))
     out.extend(linked_assets(sources))
-    out.append(findings)
+    out.extend(audit_assets())
     return out
 
 

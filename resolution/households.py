@@ -1,19 +1,28 @@
-"""Households from the evidence departments give, strongest rule first.
+"""Households from the evidence departments give, each member placed by one rule.
 
-Rules are applied in priority order and a person is placed once, by the first rule
-that places them: connected components over all evidence would let one person in two
-assisted households (a `duplicate_assistance` finding) or one shared village-group
-address fuse unrelated families. In order:
+Evidence, strongest first:
 
 1. ``civil_affairs``: the 户编号 of the person's civil-affairs record (a person on two
    households' rolls is placed by their newest verified record, then smallest number);
-2. ``guardian``: a student joins the household of the guardian named on the education
-   record (by the guardian's trusted ID, else guardian name + phone);
-3. ``address_phone`` / ``housing``: people sharing both a full address and a phone
-   (registered 户籍 addresses excluded, as they are not where people live; a rural
-   address that stops at the village group needs the phone as well, which it does);
-   ``housing`` when the shared address is a dwelling's 房屋坐落;
-4. ``single``: a household of one.
+2. ``guardian``: a student and the guardian named on the education record (by the
+   guardian's trusted ID, else guardian name + phone);
+3. ``housing`` / ``address``: people whose residence is the same *dwelling* (an address
+   with a house number or a room, from the township on). A person's residence is the
+   address most of their non-registered records give (ties: civil affairs, health,
+   education, housing), so a second 房屋坐落 of an owner does not move them, and a 户籍
+   address (employment) never counts. ``housing`` when a housing record is at it. A rural
+   address that stops at the village group (…村3组) is shared by dozens of households and
+   is not used;
+4. ``phone``: people sharing a phone number (a household's contact number, a child's
+   guardian's number), when at most `MAX_PHONE_SHARERS` people share it (a village
+   official's number on many records is no household);
+5. ``single``: a household of one.
+
+Households are the connected components of this evidence, with one constraint: two
+civil-affairs households are never merged (one person on two rolls, a
+``duplicate_assistance`` finding, must not fuse the families). Edges are added in the
+order above, so when the constraint refuses one, the stronger evidence has already won.
+Each member's ``rule`` is the strongest evidence tying them to another member.
 """
 
 from __future__ import annotations
@@ -22,6 +31,9 @@ import duckdb
 import polars as pl
 
 from ingest import db
+
+#: A phone shared by more people than this is no household's number.
+MAX_PHONE_SHARERS = 10
 
 
 def _source_exists(con: duckdb.DuckDBPyConnection, source: str) -> bool:
@@ -65,91 +77,92 @@ def build_households(con: duckdb.DuckDBPyConnection, evidence: dict[str, pl.Data
 
     con.execute("""
         CREATE OR REPLACE TABLE hh_place_civil AS
-        SELECT person_key, 'CA:' || household_no AS unit, 'civil_affairs' AS rule
+        SELECT person_key, 'CA:' || household_no AS unit
         FROM (SELECT p.person_key, c.household_no,
                      row_number() OVER (PARTITION BY p.person_key
                                         ORDER BY c.verified_on DESC NULLS LAST, c.household_no) AS k
               FROM hh_ev_civil c JOIN hh_person p USING (unique_id))
         WHERE k = 1""")
-    # Guardian → person: by trusted ID first, else by name and phone.
-    con.execute("""
-        CREATE OR REPLACE TABLE hh_guardian_of AS
-        WITH by_id AS (
+    con.execute(f"""
+        CREATE OR REPLACE TABLE hh_edges_all AS
+        WITH guardian_by_id AS (
             SELECT g.unique_id, min(p.person_key) AS guardian
             FROM hh_ev_guardian g
             JOIN hh_input i ON i.id = g.guardian_id_number AND g.guardian_id_status IN ('valid', 'upgraded_15')
             JOIN hh_person p ON p.unique_id = i.unique_id
             GROUP BY g.unique_id),
-        by_name AS (
+        guardian_by_name AS (
             SELECT g.unique_id, min(p.person_key) AS guardian
             FROM hh_ev_guardian g
             JOIN hh_input i ON i.name = g.guardian_name AND i.phone = g.guardian_phone
             JOIN hh_person p ON p.unique_id = i.unique_id
-            WHERE g.unique_id NOT IN (SELECT unique_id FROM by_id)
-            GROUP BY g.unique_id)
-        SELECT c.person_key AS child, min(b.guardian) AS guardian
-        FROM (SELECT * FROM by_id UNION ALL SELECT * FROM by_name) b
-        JOIN hh_person c USING (unique_id)
-        WHERE c.person_key <> b.guardian
-        GROUP BY c.person_key""")
-    # Shared full address + phone among non-registered addresses.
-    con.execute("""
-        CREATE OR REPLACE TABLE hh_addr_phone AS
-        SELECT DISTINCT p.person_key, i.address || '|' || i.phone AS key,
-               bool_or(i.source_dataset = 'housing') OVER (PARTITION BY i.address, i.phone) AS housing
-        FROM hh_input i JOIN hh_person p USING (unique_id)
-        WHERE i.address IS NOT NULL AND i.phone IS NOT NULL AND NOT i.address_registered""")
+            WHERE g.unique_id NOT IN (SELECT unique_id FROM guardian_by_id)
+            GROUP BY g.unique_id),
+        guardian AS (
+            SELECT DISTINCT c.person_key AS a, b.guardian AS b, 1 AS prio, 'guardian' AS rule
+            FROM (SELECT * FROM guardian_by_id UNION ALL SELECT * FROM guardian_by_name) b
+            JOIN hh_person c USING (unique_id)
+            WHERE c.person_key <> b.guardian),
+        addr AS (
+            SELECT p.person_key, i.address_key, bool_or(i.address_dwelling) AS address_dwelling,
+                   count(*) AS n, min(CASE i.source_dataset WHEN 'civil_affairs' THEN 0 WHEN 'health' THEN 1
+                                       WHEN 'education' THEN 2 WHEN 'housing' THEN 3 ELSE 4 END) AS pr,
+                   bool_or(i.source_dataset = 'housing') AS housing
+            FROM hh_input i JOIN hh_person p USING (unique_id)
+            WHERE i.address_key IS NOT NULL AND NOT i.address_registered
+            GROUP BY p.person_key, i.address_key),
+        residence AS (
+            SELECT person_key, address_key, address_dwelling FROM addr
+            QUALIFY row_number() OVER (PARTITION BY person_key ORDER BY n DESC, pr, address_key) = 1),
+        at_housing AS (SELECT address_key, bool_or(housing) AS housing FROM addr GROUP BY 1),
+        dwelling AS (
+            SELECT r.person_key AS a, min(r.person_key) OVER (PARTITION BY r.address_key) AS b, 2 AS prio,
+                   CASE WHEN h.housing THEN 'housing' ELSE 'address' END AS rule
+            FROM residence r JOIN at_housing h USING (address_key)
+            WHERE r.address_dwelling),
+        phones AS (
+            SELECT DISTINCT i.phone, p.person_key FROM hh_input i JOIN hh_person p USING (unique_id)
+            WHERE i.phone IS NOT NULL),
+        phone AS (
+            SELECT person_key AS a, min(person_key) OVER (PARTITION BY phone) AS b, 3 AS prio, 'phone' AS rule
+            FROM phones
+            QUALIFY count(*) OVER (PARTITION BY phone) BETWEEN 2 AND {MAX_PHONE_SHARERS})
+        SELECT DISTINCT a, b, prio, rule FROM (
+            SELECT * FROM guardian UNION ALL SELECT * FROM dwelling UNION ALL SELECT * FROM phone)
+        WHERE a <> b""")
 
     persons = con.sql("SELECT DISTINCT person_key FROM hh_person ORDER BY 1").pl()["person_key"].to_list()
-    placed: dict[str, tuple[str, str]] = {}
-    for pk, unit, rule in con.sql("SELECT * FROM hh_place_civil").fetchall():
-        placed[pk] = (unit, rule)
-
-    # Guardian links: a child joins the guardian's unit; unplaced guardians form one.
-    guardian_rows = con.sql("SELECT child, guardian FROM hh_guardian_of ORDER BY child").fetchall()
-    for child, guardian in guardian_rows:
-        if child in placed:
-            continue
-        if guardian not in placed:
-            placed[guardian] = ("G:" + guardian, "guardian")
-        placed[child] = (placed[guardian][0], "guardian")
-
-    # Address + phone groups (union-find among the still-unplaced, attached to a placed member's unit).
-    groups = con.sql("""
-        SELECT key, list(person_key ORDER BY person_key) AS members, bool_or(housing) AS housing
-        FROM hh_addr_phone GROUP BY key HAVING count(*) > 1 ORDER BY key""").fetchall()
-    parent: dict[str, str] = {}
+    civil = dict(con.sql("SELECT person_key, unit FROM hh_place_civil").fetchall())
+    parent: dict[str, str] = {p: p for p in persons}
+    units: dict[str, str | None] = {p: civil.get(p) for p in persons}  # civil unit held by each root
 
     def find(x: str) -> str:
-        parent.setdefault(x, x)
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
 
-    via_housing: set[str] = set()
-    for _key, members, housing in groups:
-        units = sorted({placed[m][0] for m in members if m in placed})
-        free = [m for m in members if m not in placed]
-        if not free:
+    edges = con.sql("SELECT a, b, rule FROM hh_edges_all ORDER BY prio, a, b").fetchall()
+    for a, b, _rule in edges:
+        ra, rb = find(a), find(b)
+        if ra == rb:
             continue
-        anchor = f"U:{units[0]}" if len(units) >= 1 else None
-        roots = [find(m) for m in free] + ([find(anchor)] if anchor else [])
-        top = min(roots, key=lambda r: (not r.startswith("U:"), r))
-        for r in roots:
-            parent[r] = top
-        if housing:
-            via_housing.update(free)
-    comp: dict[str, list[str]] = {}
-    for m in list(parent):
-        if not m.startswith("U:"):
-            comp.setdefault(find(m), []).append(m)
-    for root, members in comp.items():
-        unit = root[2:] if root.startswith("U:") else "A:" + min(members)
-        for m in members:
-            if len(members) > 1 or root.startswith("U:"):
-                placed[m] = (unit, "housing" if m in via_housing else "address_phone")
-
-    rows = [(pk, *placed.get(pk, ("S:" + pk, "single"))) for pk in persons]
+        ua, ub = units[ra], units[rb]
+        if ua is not None and ub is not None and ua != ub:
+            continue  # two civil-affairs households stay two
+        root, child = (ra, rb) if ra < rb else (rb, ra)
+        parent[child] = root
+        units[root] = ua or ub
+    rule_of: dict[str, str] = {}
+    for a, b, rule in edges:  # priority order: the strongest evidence inside the household wins
+        if find(a) == find(b):
+            rule_of.setdefault(a, rule)
+            rule_of.setdefault(b, rule)
+    rows = []
+    for pk in persons:
+        root = find(pk)
+        rule = "civil_affairs" if pk in civil else rule_of.get(pk, "single")
+        unit = units[root] or (("A:" + root) if rule != "single" else "S:" + pk)
+        rows.append((pk, unit, rule))
     return pl.DataFrame(rows, schema={"person_key": pl.String(), "unit": pl.String(), "rule": pl.String()},
                         orient="row")

@@ -9,8 +9,11 @@ Three things beat the model, in this order:
    ``non_match`` forbids one, even when other records would bridge the two);
 2. **guards** against traps a weight cannot express: two records carrying two
    different *valid* IDs are two people (twins, namesakes born the same day), however
-   alike the rest; a shared ID with a wholly different name and no agreeing birth
-   date is a guardian's ID in a child's field and goes to review, not to a link;
+   alike the rest; a shared ID with a wholly different name is a guardian's ID in a
+   child's field (the child's blank birth date then comes from that ID too) and goes to
+   review, not to a link; and names that share nothing (not a character, not the
+   pinyin) never link without an ID: household members agree on phone, address and
+   often birth date (twins), which adds up to a high weight for two different people.
 3. the model's match weight against the threshold.
 
 Connected components alone would let a record without an ID bridge twins (one record
@@ -43,7 +46,7 @@ DECISION_COLUMNS = ("unique_id_l", "unique_id_r", "decision", "reviewer", "note"
 @dataclass
 class LinkConfig:
     """Thresholds are match weights (log2 Bayes factors)."""
-    threshold: float = 8.0          # at or above: linked
+    threshold: float = 5.0          # at or above: linked (chosen on training seeds, docs/linkage.md)
     review_low: float = 2.0         # from here up to the threshold: review queue
     train: bool = False             # train on this run's data instead of the versioned parameters
     params_path: Path = PARAMS_PATH
@@ -162,23 +165,27 @@ def _decide_and_cluster(con: duckdb.DuckDBPyConnection, db_api, decisions: pl.Da
     con.execute("CREATE OR REPLACE TABLE hh_decisions AS SELECT * FROM _hh_dec")
     con.unregister("_hh_dec")
     # Guards. Splink numbers levels from the else level (0) up, null is -1: gamma_id 4 is
-    # "same ID", gamma_name 0 "different name", gamma_dob 3 "same birth date" (model.py).
+    # "same ID", gamma_name 0 "different name" (model.py).
+    guards = [
+        ("id_status_l = 'valid' AND id_status_r = 'valid' AND id_l IS NOT NULL AND id_r IS NOT NULL "
+         "AND id_l <> id_r", "guard: two valid IDs"),
+        ("gamma_id = 4 AND gamma_name = 0", "guard: shared ID, different name"),
+        ("gamma_name = 0", "guard: different name, no shared ID"),
+    ]
+    reason = "\n".join(f"WHEN {cond} THEN '{label}'" for cond, label in guards)
+    linked = "\n".join(f"WHEN {cond} THEN FALSE" for cond, _ in guards)
     con.execute(f"""
         CREATE OR REPLACE TABLE hh_scored AS
         SELECT p.*,
           CASE
             WHEN d.decision = 'match' THEN 'decision: match'
             WHEN d.decision = 'non_match' THEN 'decision: non-match'
-            WHEN id_status_l = 'valid' AND id_status_r = 'valid' AND id_l IS NOT NULL AND id_r IS NOT NULL
-                 AND id_l <> id_r THEN 'guard: two valid IDs'
-            WHEN gamma_id = 4 AND gamma_name = 0 AND gamma_dob <> 3 THEN 'guard: shared ID, different name'
+            {reason}
             WHEN match_weight >= {cfg.threshold} THEN 'model'
             ELSE 'below threshold' END AS reason,
           CASE WHEN d.decision = 'match' THEN TRUE
                WHEN d.decision = 'non_match' THEN FALSE
-               WHEN id_status_l = 'valid' AND id_status_r = 'valid' AND id_l IS NOT NULL AND id_r IS NOT NULL
-                    AND id_l <> id_r THEN FALSE
-               WHEN gamma_id = 4 AND gamma_name = 0 AND gamma_dob <> 3 THEN FALSE
+               {linked}
                ELSE match_weight >= {cfg.threshold} END AS linked
         FROM hh_pairs p
         LEFT JOIN hh_decisions d USING (unique_id_l, unique_id_r)""")

@@ -12,6 +12,14 @@ derived values the staged layer does not carry. Two derivations carry the traps:
 * Place: only civil affairs and housing deliver a 行政区划代码; everyone else has a
   free-text address. Township and village *names* are the common ground, so codes are
   translated to the names that records carrying both most often spell with them.
+* The county is the admin code's only: an ID's region is where the person was first
+  registered (a migrant's home province, a married-in wife's home county), not where
+  they live, and the ID comparison already uses it.
+* ``address_key`` is the address from the township on (departments drop the province
+  and city at will, and write 栋 for 号楼), so one dwelling gives one key.
+  ``address_dwelling`` says whether it names a dwelling (a house number or a room):
+  a rural address that stops at the village group (…村3组) is shared by dozens of
+  households and is no evidence of one household.
 """
 
 from __future__ import annotations
@@ -26,7 +34,8 @@ from ingest.sources import SourceConfig, load_sources
 INPUT_COLUMNS = (
     "unique_id", "source_dataset", "record_id", "name", "name_pinyin", "name_kind", "surname_py",
     "given_py", "id", "id_status", "id_head", "id_given", "id_trusted", "dob", "dob_year", "sex",
-    "phone", "county", "town", "village", "vgroup", "address", "address_registered",
+    "phone", "county", "town", "village", "vgroup", "address", "address_key", "address_dwelling",
+    "address_registered",
 )
 
 _TRUSTED_STATUS = ("valid", "upgraded_15", "bad_check")
@@ -94,12 +103,19 @@ def prepare_sql(sources: list[str], registered: dict[str, bool]) -> str:
         year(coalesce(birth_date, CASE WHEN id_trusted THEN id_number_birth_date END)) AS dob_year,
         coalesce(sex_stated, CASE WHEN id_trusted THEN id_number_sex END) AS sex,
         phone,
-        coalesce(admin_code_county, CASE WHEN id_trusted THEN substr(id_number, 1, 6) END) AS county,
+        admin_code_county AS county,
         town_name AS town,
         CASE WHEN village_name IS NOT NULL THEN coalesce(town_name, '') || '/' || village_name END AS village,
         CASE WHEN address_group IS NOT NULL AND village_name IS NOT NULL
              THEN coalesce(town_name, '') || '/' || village_name || '/' || address_group END AS vgroup,
-        address, address_registered
+        address,
+        replace(CASE WHEN town_name IS NOT NULL AND strpos(address, town_name) > 0
+                     THEN substr(address, strpos(address, town_name))
+                     WHEN village_name IS NOT NULL AND strpos(address, village_name) > 0
+                     THEN substr(address, strpos(address, village_name))
+                     ELSE address END, '栋', '号楼') AS address_key,
+        coalesce(regexp_matches(address, '[0-9]+(号|室)$'), FALSE) AS address_dwelling,
+        address_registered
     FROM judged
     ORDER BY unique_id"""
 
@@ -117,7 +133,7 @@ def prepare(con: duckdb.DuckDBPyConnection, sources: dict[str, SourceConfig] | N
 def empty_input() -> pa.Table:
     con = duckdb.connect()
     try:
-        cols = ", ".join(f"NULL::{'BOOLEAN' if c in ('id_trusted', 'address_registered') else 'DATE' if c == 'dob' else 'INT' if c == 'dob_year' else 'VARCHAR'} AS {c}"  # noqa: E501
+        cols = ", ".join(f"NULL::{'BOOLEAN' if c in ('id_trusted', 'address_registered', 'address_dwelling') else 'DATE' if c == 'dob' else 'INT' if c == 'dob_year' else 'VARCHAR'} AS {c}"  # noqa: E501
                          for c in INPUT_COLUMNS)
         return con.sql(f"SELECT {cols} WHERE FALSE").to_arrow_table()
     finally:

@@ -25,8 +25,13 @@ log = logging.getLogger("hhlink.resolution")
 FALLBACK: dict[str, dict[str, float]] = {
     "id|ID one or two digits off, check digit wrong": {"m": 0.01, "u": 1e-7},
     "id|damaged ID, same first 14 digits": {"m": 0.005, "u": 1e-7},
-    "id|same region and birth date, other sequence (twins)": {"m": 1e-4, "u": 1e-6},
+    "id|same region and birth date, other sequence (twins)": {"m": 1e-6, "u": 1e-6},  # m fixed in model.py
     "dob|month and day swapped": {"m": 0.002, "u": 5e-5},
+    # the same person's birth dates differ in two or more parts only through rare errors
+    # (an ID whose date disagrees that much is not trusted, see prepare.py)
+    "dob|different birth date": {"m": 0.001, "u": 0.99},
+    # only civil affairs and housing carry a county code, and both also give the village
+    "place|same county": {"m": 0.01, "u": 0.0015},
 }
 
 

@@ -187,3 +187,68 @@ def test_ids_stable_across_reruns_and_a_new_delivery(warehouse: Path) -> None:
     finally:
         con.close()
     assert ("person", "new") in {(k, e) for r, k, e in events if r == 3}
+
+
+def test_households_from_dwellings_not_from_village_groups(tmp_path: Path) -> None:
+    """A shared dwelling (house number, room) makes a household; a shared …村5组 does not."""
+    rows = base_records()
+    born = date(1970, 5, 5)
+    rows["health"] += [
+        person("D1", "赵大山", "zhao da shan", born, "M", None, "13500000001", address="丈八街道东村3组12号"),
+        person("D2", "钱二妹", "qian er mei", date(1972, 1, 1), "F", None, "13500000002",
+               address="陕西省西安市雁塔区丈八街道东村3组12号"),
+        person("G1", "孙三强", "sun san qiang", born, "M", None, "13500000003", group="5组"),
+        person("G2", "李四芳", "li si fang", date(1971, 2, 2), "F", None, "13500000004", group="5组"),
+    ]
+    path = tmp_path / "wh.duckdb"
+    write_staged(path, rows)
+    ids = run(path)
+    con = duckdb.connect(str(path))
+    try:
+        hh = dict(con.sql("SELECT person_id, household_id FROM household_member").fetchall())
+        rule = dict(con.sql("SELECT person_id, rule FROM household_member").fetchall())
+    finally:
+        con.close()
+    assert hh[ids["health:D1"]] == hh[ids["health:D2"]], "same dwelling, written with and without province"
+    assert rule[ids["health:D1"]] == "address"
+    assert hh[ids["health:G1"]] != hh[ids["health:G2"]], "a village group is no household"
+
+
+def test_twins_without_ids_and_damaged_ids(tmp_path: Path) -> None:
+    """No-ID twins (same birth date, phone, dwelling) stay two people; a spreadsheet-damaged
+    ID (first 14 digits right, tail garbage, check digit wrong) still links its owner."""
+    rows = base_records()
+    born = date(2025, 3, 3)
+    home = "丈八街道东村2组7号"
+    rows["health"] += [
+        person("T1", "周子轩", "zhou zi xuan", born, "M", None, "13600000001", address=home),
+        person("T2", "周雨欣", "zhou yu xin", born, "F", None, "13600000001", address=home),
+    ]
+    rows["education"] += [
+        person("T3", "周子轩", "zhou zi xuan", born, "M", None, "13600000001", address=home),
+    ]
+    owner = make_id("610113", date(1962, 3, 4), 793)
+    rows["health"].append(person("O1", "马国强", "ma guo qiang", date(1962, 3, 4), "M", owner, "13600000009"))
+    rows["housing"] = [person("O2", "马国强", "ma guo qiang", None, None, owner[:14] + "7936", "13600000009",
+                              id_number_status="bad_check")]
+    path = tmp_path / "wh.duckdb"
+    write_staged(path, rows)
+    ids = run(path)
+    assert ids["health:T1"] != ids["health:T2"], "twins without IDs merged"
+    assert ids["health:T1"] == ids["education:T3"]
+    assert ids["health:O1"] == ids["housing:O2"], "spreadsheet-damaged ID did not link"
+
+
+def test_versioned_parameters_are_trained_and_sane() -> None:
+    """The JSON in the repo comes from generated data, and the trap levels weigh against a match."""
+    import json
+
+    from resolution.model import PARAMS_PATH
+
+    params = json.loads(PARAMS_PATH.read_text(encoding="utf-8"))
+    assert "PLACEHOLDER" not in params["trained_on"] and "hhlink generate" in params["trained_on"]
+    levels = params["levels"]
+    assert levels["id|same region and birth date, other sequence (twins)"]["weight"] < 0
+    assert levels["name|different name"]["weight"] < -5
+    assert levels["id|same ID"]["weight"] > 10 and levels["place|same dwelling"]["weight"] > 5
+    assert all(v["m"] is not None and v["u"] is not None for v in levels.values())

@@ -1,0 +1,241 @@
+"""Contradictions between departments: the contract's `findings` table (CONTRACT §5).
+
+Each rule states what an auditor can see in the current snapshot, joined through the
+linked persons (`person_xref`) and households (`household_member`). A finding names
+the record that shows the problem (`record_id`, null when the problem is a record
+that does not exist) and carries its evidence in `detail`, in words, never with
+names, phone or ID numbers, so the detail can be published in the report as is.
+
+Rules that need a department's own fields (death dates, 保障状态, pensions) name
+that source: the rule is the department's meaning, not a generic check. A rule
+whose source is absent yields nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from ingest.sources import SourceConfig
+from quality.identity import audit_persons
+from quality.privacy import with_record_ref
+from quality.records import TRUSTED_ID, current_records, source_frame
+
+FINDINGS_SCHEMA: dict[str, pl.DataType] = {
+    "finding_type": pl.String(), "person_id": pl.String(), "household_id": pl.String(),
+    "source": pl.String(), "record_id": pl.String(), "detail": pl.String(),
+}
+
+FINDING_TYPES: dict[str, str] = {
+    "deceased_receiving_assistance": "Dead in health (死亡日期) but still 在保 in civil affairs.",
+    "deceased_receiving_pension": "Dead in health but still paid a pension (养老金月额 > 0) in employment.",
+    "duplicate_assistance": "One person 在保 under two or more civil-affairs households (户编号).",
+    "school_age_not_enrolled": "A living child aged 6-15, known to another department, with no education record.",
+    "conflicting_birth_date": "A person's records state different birth dates; the record that disagrees.",
+    "conflicting_sex": "A person's records state different sexes; the record that disagrees.",
+    "shared_id_number": "A record carries an ID number that belongs to another person.",
+    "review_overdue": "A 在保 civil-affairs record whose 核查日期 is more than 12 months before the delivery.",
+}
+
+SCHOOL_AGE = (6, 15)
+REVIEW_MONTHS = 12
+
+
+def _out(df: pl.DataFrame, kind: str, detail: pl.Expr) -> pl.DataFrame:
+    return df.select(
+        pl.lit(kind).alias("finding_type"), "person_id", "household_id", "source", "record_id",
+        detail.cast(pl.String).alias("detail"),
+    ).cast(FINDINGS_SCHEMA)
+
+
+def _frame(con: duckdb.DuckDBPyConnection, records: pl.DataFrame, source: str,
+           columns: list[str]) -> pl.DataFrame | None:
+    """A source's current records with some of its own fields and each record's `audit_pid`."""
+    frame = source_frame(con, source, columns)
+    if frame is None:
+        return None
+    return frame.join(records.select("source", "record_id", "audit_pid"), on=["source", "record_id"], how="left")
+
+
+def deaths(con: duckdb.DuckDBPyConnection, records: pl.DataFrame) -> pl.DataFrame:
+    """Earliest 死亡日期 per person, from health."""
+    health = _frame(con, records, "health", ["death_date"])
+    if health is None:
+        return pl.DataFrame(schema={"audit_pid": pl.String(), "died": pl.Date()})
+    return (health.filter(pl.col("death_date").is_not_null() & pl.col("audit_pid").is_not_null())
+            .group_by("audit_pid").agg(pl.col("death_date").min().alias("died")))
+
+
+def deceased(con: duckdb.DuckDBPyConnection, records: pl.DataFrame) -> list[pl.DataFrame]:
+    """Dead people still 在保 (civil affairs) or still paid a pension (employment)."""
+    died = deaths(con, records)
+    out = []
+    civil = _frame(con, records, "civil_affairs", ["assistance_status"])
+    if civil is not None:
+        hit = (civil.filter(pl.col("assistance_status") == "在保").join(died, on="audit_pid")
+               .filter(pl.col("died") <= pl.col("as_of")))
+        out.append(_out(hit, "deceased_receiving_assistance",
+                        pl.format("health records death on {}; civil affairs still 在保 as of {}",
+                                  pl.col("died"), pl.col("as_of"))))
+    emp = _frame(con, records, "employment", ["monthly_pension"])
+    if emp is not None:
+        hit = (emp.filter(pl.col("monthly_pension") > 0).join(died, on="audit_pid")
+               .filter(pl.col("died") <= pl.col("as_of")))
+        out.append(_out(hit, "deceased_receiving_pension",
+                        pl.format("health records death on {}; employment pays a pension of {} a month as of {}",
+                                  pl.col("died"), pl.col("monthly_pension").round(1), pl.col("as_of"))))
+    return out
+
+
+def duplicate_assistance(con: duckdb.DuckDBPyConnection, records: pl.DataFrame) -> list[pl.DataFrame]:
+    """Each 在保 record of a person who is 在保 under two or more 户编号."""
+    civil = _frame(con, records, "civil_affairs", ["assistance_status", "household_no"])
+    if civil is None:
+        return []
+    in_bao = civil.filter((pl.col("assistance_status") == "在保") & pl.col("audit_pid").is_not_null())
+    multi = in_bao.group_by("audit_pid").agg(
+        pl.col("household_no").n_unique().alias("k"),
+        pl.col("household_no").unique().sort().str.join(", ").alias("households"))
+    hit = in_bao.join(multi.filter(pl.col("k") > 1), on="audit_pid")
+    return [_out(hit, "duplicate_assistance",
+                 pl.format("在保 under {} civil-affairs households ({}); this record is under {}",
+                           pl.col("k"), pl.col("households"), pl.col("household_no")))]
+
+
+def review_overdue(con: duckdb.DuckDBPyConnection) -> list[pl.DataFrame]:
+    """在保 records whose 核查日期 is more than 12 months before the delivery's as-of date."""
+    civil = source_frame(con, "civil_affairs", ["assistance_status", "verified_on"])
+    if civil is None:
+        return []
+    hit = civil.filter((pl.col("assistance_status") == "在保")
+                       & (pl.col("verified_on") < pl.col("as_of").dt.offset_by(f"-{REVIEW_MONTHS}mo")))
+    return [_out(hit, "review_overdue",
+                 pl.format("last verified {}, {} days before the delivery of {}", pl.col("verified_on"),
+                           (pl.col("as_of") - pl.col("verified_on")).dt.total_days(), pl.col("as_of")))]
+
+
+def person_birth_dates(records: pl.DataFrame) -> pl.DataFrame:
+    """A birth date per person: from their own trusted IDs if they agree, else the stated value most seen."""
+    by_id = (records.filter(pl.col("id_number_status").is_in(TRUSTED_ID) & ~pl.col("_foreign_id"))
+             .group_by("audit_pid", "id_number_birth_date").len()
+             .sort("len", "id_number_birth_date", descending=[True, False])
+             .group_by("audit_pid", maintain_order=True).first()
+             .select("audit_pid", pl.col("id_number_birth_date").alias("ref_birth")))
+    stated = (records.filter(pl.col("birth_date").is_not_null()).group_by("audit_pid", "birth_date").len()
+              .sort("len", "birth_date", descending=[True, False])
+              .group_by("audit_pid", maintain_order=True).first()
+              .select("audit_pid", pl.col("birth_date").alias("stated_birth")))
+    return (records.select("audit_pid").unique().join(by_id, on="audit_pid", how="left")
+            .join(stated, on="audit_pid", how="left")
+            .select("audit_pid", pl.coalesce("ref_birth", "stated_birth").alias("birth")))
+
+
+def _foreign_ids(records: pl.DataFrame) -> pl.DataFrame:
+    """Records whose trusted ID also appears under a differently named person whose stated facts fit it.
+
+    The record that carries someone else's ID is the one whose stated birth date (or,
+    without one, sex) contradicts what the ID encodes while another record with that ID
+    agrees with it: typically a child's record holding a guardian's ID.
+    """
+    ided = records.filter(pl.col("id_number_status").is_in(TRUSTED_ID) & pl.col("id_number").is_not_null())
+    fits = (pl.when(pl.col("birth_date").is_not_null()).then(pl.col("birth_date") == pl.col("id_number_birth_date"))
+            .when(pl.col("sex").is_not_null()).then(pl.col("sex") == pl.col("id_number_sex")))
+    ided = ided.with_columns(fits.alias("fits"), pl.col("name_pinyin").fill_null(pl.col("name")).alias("_nm"))
+    groups = ided.group_by("id_number").agg(
+        pl.col("_nm").n_unique().alias("names"), pl.col("fits").any().alias("owner_seen"),
+        pl.col("person_id").n_unique().alias("persons"))
+    shared = ided.join(groups, on="id_number").filter(
+        (pl.col("names") > 1) & pl.col("owner_seen") & (pl.col("fits") == False))  # noqa: E712
+    owners = (ided.filter(pl.col("fits")).group_by("id_number")
+              .agg(pl.col("person_id").drop_nulls().unique().sort().str.join(", ").alias("owner")))
+    return shared.join(owners, on="id_number", how="left")
+
+
+def shared_id_number(records: pl.DataFrame, foreign: pl.DataFrame) -> list[pl.DataFrame]:
+    return [_out(foreign, "shared_id_number", pl.format(
+        "the ID number on this record encodes birth {} / sex {}, this record states birth {} / sex {} under "
+        "another name; records that fit the ID belong to {}",
+        pl.col("id_number_birth_date"), pl.col("id_number_sex"), pl.col("birth_date"), pl.col("sex"),
+        pl.col("owner").fill_null("?")))]
+
+
+def conflicting(records: pl.DataFrame) -> list[pl.DataFrame]:
+    """Per person, stated birth dates / sexes that differ; the records that disagree with the person's value.
+
+    The person's value comes from their own trusted ID numbers when present (what a
+    civil registry would say), else from the value most of their records state.
+    """
+    out = []
+    births = person_birth_dates(records)
+    sexes_by_id = (records.filter(pl.col("id_number_status").is_in(TRUSTED_ID) & ~pl.col("_foreign_id"))
+                   .group_by("audit_pid", "id_number_sex").len().sort("len", "id_number_sex", descending=[True, False])
+                   .group_by("audit_pid", maintain_order=True).first()
+                   .select("audit_pid", pl.col("id_number_sex").alias("ref")))
+    sexes_stated = (records.filter(pl.col("sex").is_not_null()).group_by("audit_pid", "sex").len()
+                    .sort("len", "sex", descending=[True, False]).group_by("audit_pid", maintain_order=True).first()
+                    .select("audit_pid", pl.col("sex").alias("st")))
+    sexes = (records.select("audit_pid").unique().join(sexes_by_id, on="audit_pid", how="left")
+             .join(sexes_stated, on="audit_pid", how="left")
+             .select("audit_pid", pl.coalesce("ref", "st").alias("sex_ref")))
+    recs = records.filter(~pl.col("_foreign_id") & pl.col("audit_pid").is_not_null())
+    for col, ref_frame, ref, kind in (("birth_date", births, "birth", "conflicting_birth_date"),
+                                      ("sex", sexes, "sex_ref", "conflicting_sex")):
+        stated = recs.filter(pl.col(col).is_not_null())
+        k = stated.group_by("audit_pid").agg(pl.col(col).n_unique().alias("k"))
+        hit = (stated.join(k.filter(pl.col("k") > 1), on="audit_pid").join(ref_frame, on="audit_pid")
+               .filter(pl.col(col) != pl.col(ref)))
+        out.append(_out(hit, kind, pl.format("this record states {}; the person's other records and ID say {}",
+                                             pl.col(col), pl.col(ref))))
+    return out
+
+
+def school_age_not_enrolled(con: duckdb.DuckDBPyConnection, records: pl.DataFrame,
+                            reference: date) -> list[pl.DataFrame]:
+    """Living children aged 6-15 on the reference date, seen by another department, with no education record."""
+    if source_frame(con, "education", []) is None:
+        return []
+    births = person_birth_dates(records)
+    dead = deaths(con, records).select("audit_pid")
+    enrolled = records.filter(pl.col("source") == "education").select("audit_pid").unique()
+    people = records.filter((pl.col("source") != "education") & pl.col("audit_pid").is_not_null())
+    seen = people.group_by("audit_pid").agg(pl.col("person_id").min(),
+                                            pl.col("household_id").sort_by("person_id").first(),
+                                            pl.col("source").unique().sort().str.join(", ").alias("seen_in"))
+    ref = pl.lit(reference, dtype=pl.Date)
+    age = (ref.dt.year() - pl.col("birth").dt.year()
+           - pl.when((ref.dt.month() < pl.col("birth").dt.month())
+                     | ((ref.dt.month() == pl.col("birth").dt.month()) & (ref.dt.day() < pl.col("birth").dt.day())))
+           .then(1).otherwise(0))
+    kids = (seen.join(births, on="audit_pid").with_columns(age.alias("age"))
+            .filter(pl.col("age").is_between(*SCHOOL_AGE))
+            .join(dead, on="audit_pid", how="anti").join(enrolled, on="audit_pid", how="anti")
+            .with_columns(pl.lit("education").alias("source"), pl.lit(None, pl.String).alias("record_id")))
+    return [_out(kids, "school_age_not_enrolled",
+                 pl.format("aged {} on {}, known to {}, no education record", pl.col("age"), ref, pl.col("seen_in")))]
+
+
+def audit_records(con: duckdb.DuckDBPyConnection,
+                  sources: Mapping[str, SourceConfig]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Current records with `_foreign_id` (carries someone else's ID) and `audit_pid`; and the foreign ones."""
+    records = current_records(con, sources)
+    foreign = _foreign_ids(records)
+    key = pl.concat_str("source", "record_id", separator=":")
+    records = records.with_columns(key.is_in(foreign.select(key).to_series().implode()).alias("_foreign_id"))
+    return audit_persons(records), foreign
+
+
+def compute_findings(con: duckdb.DuckDBPyConnection, sources: Mapping[str, SourceConfig],
+                     reference: date) -> pl.DataFrame:
+    """Every finding of every rule over the current snapshot, sorted, with a publishable `record_ref`."""
+    records, foreign = audit_records(con, sources)
+    rules: list[Callable[[], list[pl.DataFrame]]] = [
+        lambda: deceased(con, records), lambda: duplicate_assistance(con, records), lambda: review_overdue(con),
+        lambda: shared_id_number(records, foreign), lambda: conflicting(records),
+        lambda: school_age_not_enrolled(con, records, reference),
+    ]
+    parts = [p for rule in rules for p in rule()]
+    found = pl.concat(parts) if parts else pl.DataFrame(schema=FINDINGS_SCHEMA)
+    return with_record_ref(found.sort("finding_type", "source", "record_id", "person_id", nulls_last=True))
