@@ -247,8 +247,8 @@ def _split_conflicts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     edges = con.sql("""
         SELECT s.unique_id_l, s.unique_id_r, s.linked, s.reason,
                coalesce(s.match_weight, 1e9) AS w
-        FROM hh_scored s JOIN hh_cc c ON c.unique_id = s.unique_id_l
-        WHERE c.cluster_id IN (SELECT cluster_id FROM hh_conflicted)""").pl()
+        FROM hh_scored s JOIN hh_cc c ON c.unique_id = s.unique_id_l JOIN hh_cc d ON d.unique_id = s.unique_id_r
+        WHERE c.cluster_id IN (SELECT cluster_id FROM hh_conflicted) AND d.cluster_id = c.cluster_id""").pl()
     parent: dict[str, str] = {}
     labels: dict[str, dict[str, str]] = {}
     for uid, vid in zip(nodes["unique_id"], nodes["vid"], strict=True):

@@ -252,3 +252,16 @@ def test_versioned_parameters_are_trained_and_sane() -> None:
     assert levels["name|different name"]["weight"] < -5
     assert levels["id|same ID"]["weight"] > 10 and levels["place|same dwelling"]["weight"] > 5
     assert all(v["m"] is not None and v["u"] is not None for v in levels.values())
+
+
+def test_forced_match_beside_a_guarded_pair(warehouse: Path, tmp_path: Path) -> None:
+    """A reviewer's match that puts two valid IDs in one person is re-clustered without
+    tripping over guarded pairs that lead out of that person (namesake H5 of H4)."""
+    decisions = tmp_path / "decisions.csv"
+    with open(decisions, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["unique_id_l", "unique_id_r", "decision", "reviewer", "note"])
+        w.writerow(["health:H4", "employment:MB1", "match", "r1", "forced for the test"])
+    ids = run(warehouse, decisions=decisions)
+    assert ids["health:H4"] == ids["employment:MB1"]
+    assert ids["health:H4"] != ids["health:H5"]
