@@ -7,11 +7,12 @@ comparison, an ``excel_damaged`` one only has its first 15 or so digits right.
 Excel damage. A spreadsheet stores a typed-in ID as a double; by the time it reaches
 us the tail is gone. Two shapes arrive:
 
-* 18 plain digits ending in zeros, as calamine prints the double
-  (``110101199001011234`` → ``110101199001011200``; Excel itself keeps 15 significant
-  digits, so ``…000``). Rule: 18 digits, check digit wrong, ending ``00`` →
-  ``excel_damaged``. About 1 in 100 genuine typos also ends ``00`` and is labelled
-  damaged instead of ``bad_check``; the value is kept either way.
+* 18 plain digits, as calamine prints the double: the exact integer the double holds
+  (``610102199001047936`` → ``610102199001047936.0`` → ``…047936``; sometimes ``…000``).
+  Rule: 18 digits, check digit wrong, and the number survives a round trip through a
+  double unchanged → ``excel_damaged``. Doubles near 10^17 are 16–128 apart, so 1 in 16
+  to 1 in 128 genuine typos also pass the round trip and are labelled damaged instead of
+  ``bad_check``; the value is kept either way.
 * Float text: scientific notation (``1.10101E+17``, ``1.10101199001012e17``) or a
   trailing ``.0``. The digits are rebuilt from mantissa and exponent and zero-padded;
   if that gives 18 digits the value is kept (status ``excel_damaged``: only the
@@ -62,13 +63,16 @@ def stages() -> list[Stage]:
         {"float_text": c("fl") & (c("fdigits").is_not_null() | c("sci"))},
         {"body": pl.when(c("float_text")).then(c("fdigits")).otherwise(c("s"))},
         {"is15": c("body").str.contains(r"^\d{15}$"), "is18": c("body").str.contains(r"^\d{17}[\dX]$"),
-         "check_ok": gb11643.has_valid_check(c("body"))},
+         "check_ok": gb11643.has_valid_check(c("body")),
+         # An 18-digit number a double can hold exactly is what a spreadsheet's number cell gives back.
+         "as_double": c("body").str.contains(r"^\d{18}$")
+         & (c("body").cast(pl.Float64, strict=False).cast(pl.UInt64, strict=False).cast(pl.String) == c("body"))},
         {"status": pl.when(c("s").is_null()).then(pl.lit("blank"))
          .when(c("is15") & (~c("float_text") | (c("freal") >= 15))).then(pl.lit("upgraded_15"))
          .when(c("float_text") & (c("is18") | c("sci"))).then(pl.lit("excel_damaged"))
          .when(c("float_text")).then(pl.lit("malformed"))
          .when(c("is18") & c("check_ok")).then(pl.lit("valid"))
-         .when(c("is18") & c("body").str.ends_with("00")).then(pl.lit("excel_damaged"))
+         .when(c("as_double")).then(pl.lit("excel_damaged"))
          .when(c("is18")).then(pl.lit("bad_check"))
          .otherwise(pl.lit("malformed"))},
         {"value": pl.when(c("status") == "upgraded_15").then(gb11643.upgrade_15(c("body")))
