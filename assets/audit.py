@@ -36,7 +36,7 @@ def findings(hhlink: HhlinkResource) -> dg.MaterializeResult:
 def report(hhlink: HhlinkResource) -> dg.MaterializeResult:
     from quality.report import write_site
 
-    index = write_site(hhlink.warehouse, hhlink.reports_path / "site")
+    index = write_site(hhlink.database, hhlink.reports_path / "site")
     with hhlink.connect() as con:
         tables = db.frame(con, "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'audit'")
     return dg.MaterializeResult(metadata={"index": dg.MetadataValue.path(str(index)),

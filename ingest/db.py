@@ -100,3 +100,30 @@ def delete_where(con: duckdb.DuckDBPyConnection, table: str, where: str, params:
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
     """A query's result as a polars frame (DuckDB 2: through a relation, not execute())."""
     return con.sql(sql, params=params or None).pl()
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def append_parquet(con: duckdb.DuckDBPyConnection, table: str, path: str | Path,
+                   constants: dict[str, tuple[str, object]] | None = None) -> int:
+    """Insert a Parquet file by column name, streamed by DuckDB (never whole in Python memory).
+
+    `constants` adds columns with one value for every row: name → (SQL type, value).
+    Creates the table or adds new columns as needed, like `append`; returns the rows inserted.
+    """
+    constants = constants or {}
+    extra = "".join(f", ?::{sql_type} AS {quote(name)}" for name, (sql_type, _) in constants.items())
+    params = [v for _, v in constants.values()]
+    select = f"SELECT *{extra} FROM read_parquet({_literal(str(path))})"
+    q = _qualified(table)
+    if not table_exists(con, table):
+        con.execute(f"CREATE TABLE {q} AS {select}", params)
+    else:
+        have = set(_columns(con, table))
+        for name, dtype, *_ in con.execute(f"DESCRIBE {select}", params).fetchall():
+            if name not in have:
+                con.execute(f"ALTER TABLE {q} ADD COLUMN {quote(name)} {dtype}")
+        con.execute(f"INSERT INTO {q} BY NAME {select}", params)
+    return int(con.execute(f"SELECT count(*) FROM read_parquet({_literal(str(path))})").fetchall()[0][0])

@@ -10,6 +10,7 @@ table is built from it by `deliveries_table`.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -19,7 +20,7 @@ import duckdb
 import polars as pl
 
 from ingest import db
-from ingest.landing import FILE_COL, ROW_COL, DeliveryRejected, discover, hash_files, read_delivery
+from ingest.landing import FILE_COL, ROW_COL, DeliveryRejected, discover, hash_files, snapshot, spool_delivery
 from ingest.landing import fingerprint as fingerprint_of
 from ingest.sources import SourceConfig
 from ingest.stage import stage
@@ -36,6 +37,7 @@ LOG_SCHEMA: dict[str, pl.DataType] = {
     "staged_fingerprint": pl.String(),
 }
 ACCEPTED, REJECTED = "accepted", "rejected"
+PENDING = "skipped for now"
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,26 @@ def _write_log_row(con: duckdb.DuckDBPyConnection, row: dict) -> None:
     db.append(con, LOG, pl.DataFrame([full], schema=LOG_SCHEMA))
 
 
-def _extra_columns(frame: pl.DataFrame, config: SourceConfig) -> list[str]:
+def _extra_columns(columns: list[str], config: SourceConfig) -> list[str]:
     known = {h for c in config.columns for h in c.headers} | {FILE_COL, ROW_COL}
-    return [c for c in frame.columns if c not in known]
+    return [c for c in columns if c not in known]
+
+
+class _ChangedWhileReading(Exception):
+    """A file changed between hashing and the end of reading: the delivery is still being written."""
+
+
+def _load_raw(con: duckdb.DuckDBPyConnection, d, config: SourceConfig, hashes: dict[str, str],
+              before: dict[str, tuple[int, int]]):
+    """Spool the delivery's files to Parquet and insert them into `raw.<source>` in DuckDB's own batches."""
+    with tempfile.TemporaryDirectory(prefix="hhlink-spool-") as tmp:
+        got = spool_delivery(d, config, Path(tmp), hashes)
+        if snapshot(d) != before:
+            raise _ChangedWhileReading("still being written (a file changed while it was read): skipped for now")
+        db.delete_where(con, raw_table(d.source), "_as_of = ?", [d.as_of])  # the previous version of it, if any
+        for part in got.parts:
+            db.append_parquet(con, raw_table(d.source), part, {"_as_of": ("DATE", d.as_of)})
+    return got
 
 
 def ingest_raw(con: duckdb.DuckDBPyConnection, landing: Path, config: SourceConfig,
@@ -87,6 +106,11 @@ def ingest_raw(con: duckdb.DuckDBPyConnection, landing: Path, config: SourceConf
     for d in discover(landing, [config.source]):
         if d.source != config.source or d.as_of is None:
             continue  # other sources' folders and undated folders are the inventory's business
+        if d.pending:  # still being written: not read, not logged; whatever was known of it stays
+            outcomes.append(Outcome(d.source, d.as_of, PENDING, 0, d.pending))
+            progress(outcomes[-1].line())
+            continue
+        before = snapshot(d)
         hashes = hash_files(d)
         fp = fingerprint_of(hashes)
         prev = known.get(d.as_of)
@@ -96,24 +120,27 @@ def ingest_raw(con: duckdb.DuckDBPyConnection, landing: Path, config: SourceConf
         progress(f"{d.label}: reading {len(d.files)} file(s)")
         row = {"source": d.source, "as_of": d.as_of, "folder": str(d.folder), "fingerprint": fp,
                "files": ", ".join(p.name for p in d.files), "rows_delivered": 0}
-        db.delete_where(con, raw_table(d.source), "_as_of = ?", [d.as_of])
         try:
-            got = read_delivery(d, config, hashes)
+            got = _load_raw(con, d, config, hashes, before)
+        except _ChangedWhileReading as exc:  # nothing written: whatever was known of this delivery stays
+            outcomes.append(Outcome(d.source, d.as_of, PENDING, 0, str(exc)))
+            progress(outcomes[-1].line())
+            continue
         except DeliveryRejected as exc:
             reason = str(exc)
         except Exception as exc:  # a reader bug must not stop the other deliveries
             log.exception("unexpected error reading %s", d.label)
             reason = f"unexpected error while reading ({type(exc).__name__}: {str(exc)[:160]})"
         else:
-            extra = _extra_columns(got.frame, config)
-            db.append(con, raw_table(d.source), got.frame.with_columns(pl.lit(d.as_of).alias("_as_of")))
-            row.update(status=ACCEPTED, rows_delivered=got.frame.height, format=got.format,
+            extra = _extra_columns(got.columns, config)
+            row.update(status=ACCEPTED, rows_delivered=got.rows, format=got.format,
                        encodings=", ".join(sorted(set(got.encodings))) or None, manifest=got.manifest,
                        extra_columns=", ".join(extra) or None)
             _write_log_row(con, row)
-            outcomes.append(Outcome(d.source, d.as_of, ACCEPTED, got.frame.height))
+            outcomes.append(Outcome(d.source, d.as_of, ACCEPTED, got.rows))
             progress(outcomes[-1].line())
             continue
+        db.delete_where(con, raw_table(d.source), "_as_of = ?", [d.as_of])
         row.update(status=REJECTED, reason=reason, rows_staged=0, rows_quarantined=0)
         _write_log_row(con, row)
         outcomes.append(Outcome(d.source, d.as_of, REJECTED, 0, reason))
@@ -174,11 +201,17 @@ def deliveries_table(con: duckdb.DuckDBPyConnection, landing: Path, sources: Ite
     logged = (db.frame(con, f"SELECT * FROM {LOG}") if db.table_exists(con, LOG)
               else pl.DataFrame(schema=LOG_SCHEMA))
     logged = logged.filter(pl.col("source").is_in(sources)).select(list(DELIVERIES_SCHEMA))
+    logged_keys = set(logged.select("source", "as_of").iter_rows())
+    found = discover(landing, sources)
     unclaimed = [
         {"source": d.source, "as_of": d.as_of, "folder": str(d.folder), "status": REJECTED,
          "reason": d.problem or "not ingested", "rows_delivered": 0, "rows_staged": 0, "rows_quarantined": 0,
          "files": ", ".join(p.name for p in d.files)}
-        for d in discover(landing, sources) if d.problem and (d.source not in sources or d.as_of is None)
+        for d in found if d.problem and (d.source not in sources or d.as_of is None)
+    ] + [  # still being written and never read before: listed, so nobody wonders where it went
+        {"source": d.source, "as_of": d.as_of, "folder": str(d.folder), "status": REJECTED, "reason": d.pending,
+         "rows_delivered": 0, "rows_staged": 0, "rows_quarantined": 0, "files": ", ".join(p.name for p in d.files)}
+        for d in found if d.pending and (d.source, d.as_of) not in logged_keys
     ]
     extra = pl.DataFrame([{k: r.get(k) for k in DELIVERIES_SCHEMA} for r in unclaimed], schema=DELIVERIES_SCHEMA)
     return pl.concat([logged, extra]).sort("source", "as_of", "folder", nulls_last=True)

@@ -4,15 +4,22 @@ Every problem with a delivery as a whole (a folder name that is not a date, an
 empty folder, mixed formats, a manifest that disagrees, an unreadable file, a
 missing required column) becomes a one-line reason on a rejected delivery: the
 other deliveries and sources go on.
+
+A delivery still being written is neither read nor rejected: it is skipped for now
+(`Delivery.pending` says why) and read on a later run once it is complete. The rule:
+a file with a transfer suffix (`.part`, `.tmp`, `.partial`, `.filepart`,
+`.crdownload`, `.download`, `.uploading`) is in the folder, a file was modified less
+than `HHLINK_SETTLE_SECONDS` ago (default 0: off), or a file's size or modification
+time changed while the delivery was being read (`snapshot` before and after).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
-import unicodedata
+import os
+import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,16 +27,16 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest.readers import FILE_COL, ROW_COL, DeliveryRejected, check_headers, spool_csv, spool_parquet, spool_xlsx
 from ingest.sources import SourceConfig
+
+__all__ = ["FILE_COL", "ROW_COL", "Delivery", "DeliveryRejected", "ReadDelivery", "SpooledDelivery", "discover",
+           "fingerprint", "hash_files", "read_delivery", "snapshot", "spool_delivery", "verify_manifest"]
 
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
 MANIFEST = "MANIFEST.json"
-#: Columns the reader adds to every raw row: where it came from.
-FILE_COL, ROW_COL = "_file", "_row"
-
-
-class DeliveryRejected(Exception):
-    """The delivery cannot be accepted; the message is the one-line reason."""
+IN_PROGRESS_SUFFIXES = (".part", ".tmp", ".partial", ".filepart", ".crdownload", ".download", ".uploading")
+_check_headers = check_headers  # older name
 
 
 @dataclass(frozen=True)
@@ -39,10 +46,27 @@ class Delivery:
     as_of: date | None
     files: tuple[Path, ...]
     problem: str | None = None  # set when the folder itself is unusable
+    pending: str | None = None  # set when the delivery is still being written: skip for now, not a rejection
 
     @property
     def label(self) -> str:
         return f"{self.source}/{self.folder.name}"
+
+
+@dataclass
+class SpooledDelivery:
+    """A delivery's files as Parquet spool files of text columns (plus `_file`, `_row`), not in memory."""
+    parts: list[Path]
+    columns: list[str]
+    format: str
+    encodings: list[str]
+    fingerprint: str
+    manifest: str
+    rows_per_file: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_per_file.values())
 
 
 @dataclass
@@ -65,7 +89,32 @@ def _as_of(name: str) -> date | None:
 
 def _data_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.name != MANIFEST
-                  and not p.name.startswith((".", "~$")))
+                  and not p.name.startswith((".", "~$")) and not p.name.lower().endswith(IN_PROGRESS_SUFFIXES))
+
+
+def _still_written(folder: Path) -> str | None:
+    """Why the delivery looks unfinished, or None (see the module docstring for the rule)."""
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    partial = [p.name for p in files if p.name.lower().endswith(IN_PROGRESS_SUFFIXES)]
+    if partial:
+        return f"still being written ('{partial[0]}' is an unfinished transfer): skipped for now"
+    settle = float(os.environ.get("HHLINK_SETTLE_SECONDS", "0") or 0)
+    if settle > 0 and files:
+        newest = max(files, key=lambda p: p.stat().st_mtime)
+        age = time.time() - newest.stat().st_mtime
+        if age < settle:
+            return f"still being written ('{newest.name}' changed {age:.0f} s ago): skipped for now"
+    return None
+
+
+def snapshot(delivery: Delivery) -> dict[str, tuple[int, int]]:
+    """Size and modification time of every file: compared before and after reading."""
+    out = {}
+    for p in sorted(delivery.folder.iterdir()) if delivery.folder.is_dir() else []:
+        if p.is_file():
+            st = p.stat()
+            out[p.name] = (st.st_size, st.st_mtime_ns)
+    return out
 
 
 def discover(landing: Path, sources: Iterable[str]) -> list[Delivery]:
@@ -83,9 +132,10 @@ def discover(landing: Path, sources: Iterable[str]) -> list[Delivery]:
                 problem = f"unknown source folder '{src_dir.name}' (no config in sources/)"
             elif as_of is None:
                 problem = f"folder name '{folder.name}' is not an as-of date (YYYY-MM-DD)"
-            elif not files and not (folder / MANIFEST).exists():
+            elif not files and not (folder / MANIFEST).exists() and not _still_written(folder):
                 problem = "empty delivery folder"
-            out.append(Delivery(src_dir.name, folder, as_of, files, problem))
+            pending = None if problem else _still_written(folder)
+            out.append(Delivery(src_dir.name, folder, as_of, files, problem, pending))
     return out
 
 
@@ -142,92 +192,18 @@ def verify_manifest(delivery: Delivery, hashes: dict[str, str],
     return "verified"
 
 
-def _decode_csv(raw: bytes, name: str) -> tuple[bytes, str]:
-    """UTF-8 bytes of a CSV and the encoding it arrived in (UTF-8, UTF-8 with BOM or GB18030)."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        enc, body = "utf-8-sig", raw[3:]
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise DeliveryRejected(f"'{name}': has a UTF-8 BOM but invalid UTF-8 at byte {exc.start + 3}") from exc
-        return body, enc
-    try:
-        raw.decode("utf-8")
-        return raw, "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = raw.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise DeliveryRejected(f"'{name}': neither UTF-8 nor GB18030 (bad byte at {exc.start})") from exc
-    return text.encode("utf-8"), "gb18030"
+def _spool_file(p: Path, fmt: str, tmp_dir: Path, out: Path) -> tuple[list[str], int, str | None]:
+    if fmt == "csv":
+        return spool_csv(p, tmp_dir, out)
+    if fmt == "xlsx":
+        return (*spool_xlsx(p, out), None)
+    return (*spool_parquet(p, out), None)
 
 
-def _clean_header(h: str) -> str:
-    return unicodedata.normalize("NFKC", h).strip()
-
-
-def _check_headers(headers: list[str], name: str) -> None:
-    seen: set[str] = set()
-    for h in headers:
-        if not h:
-            raise DeliveryRejected(f"'{name}': a column has an empty header")
-        if h in seen:
-            raise DeliveryRejected(f"'{name}': column header '{h}' appears twice")
-        seen.add(h)
-
-
-def _read_csv(path: Path) -> tuple[pl.DataFrame, str]:
-    body, enc = _decode_csv(path.read_bytes(), path.name)
-    if not body.strip():
-        raise DeliveryRejected(f"'{path.name}': empty file")
-    first = body.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
-    headers = [_clean_header(h) for h in next(csv.reader([first]))]
-    _check_headers(headers, path.name)
-    try:
-        df = pl.read_csv(io.BytesIO(body), infer_schema=False, new_columns=headers,
-                         raise_if_empty=False)
-    except pl.exceptions.PolarsError as exc:
-        msg = str(exc).strip().splitlines()[0][:160]
-        raise DeliveryRejected(f"'{path.name}': not a readable CSV ({msg})") from exc
-    return df, enc
-
-
-def _read_xlsx(path: Path) -> pl.DataFrame:
-    try:
-        df = pl.read_excel(path, engine="calamine", infer_schema_length=0)
-    except Exception as exc:  # calamine raises its own types for every kind of damage
-        msg = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise DeliveryRejected(f"'{path.name}': not a readable XLSX workbook ({msg})") from exc
-    headers = [_clean_header(str(c)) for c in df.columns]
-    if any(h.endswith(tuple(f"_duplicated_{i}" for i in range(10))) for h in headers):
-        raise DeliveryRejected(f"'{path.name}': a column header appears twice")
-    _check_headers(headers, path.name)
-    return df.rename(dict(zip(df.columns, headers, strict=True)))
-
-
-def _read_parquet(path: Path) -> pl.DataFrame:
-    try:
-        df = pl.read_parquet(path)
-    except Exception as exc:
-        msg = str(exc).strip().splitlines()[0][:160]
-        raise DeliveryRejected(f"'{path.name}': not a readable Parquet file ({msg})") from exc
-    headers = [_clean_header(c) for c in df.columns]
-    _check_headers(headers, path.name)
-    return df.rename(dict(zip(df.columns, headers, strict=True)))
-
-
-def _to_text(df: pl.DataFrame) -> pl.DataFrame:
-    """Every column as text: the raw layer keeps values exactly as delivered."""
-    return df.with_columns(
-        pl.col(c).cast(pl.String) if dt != pl.String else pl.col(c)
-        for c, dt in df.schema.items()
-    )
-
-
-def read_delivery(delivery: Delivery, config: SourceConfig,
-                  hashes: dict[str, str] | None = None) -> ReadDelivery:
-    """All files of one delivery as one text frame with `_file` and `_row` added."""
+def spool_delivery(delivery: Delivery, config: SourceConfig, tmp_dir: Path,
+                   hashes: dict[str, str] | None = None) -> SpooledDelivery:
+    """Every file of one delivery spooled to Parquet in `tmp_dir`, checked (formats, headers, required
+    columns, rows, manifest) without holding the data in memory."""
     hashes = hash_files(delivery) if hashes is None else hashes
     if delivery.problem:
         raise DeliveryRejected(delivery.problem)
@@ -241,25 +217,37 @@ def read_delivery(delivery: Delivery, config: SourceConfig,
     if len(kinds) > 1:
         raise DeliveryRejected(f"mixed file formats in one delivery: {', '.join(sorted(kinds))}")
     fmt = kinds.pop()
-    frames, encodings, rows = [], [], {}
-    for p in delivery.files:
-        if fmt == "csv":
-            df, enc = _read_csv(p)
+    parts, encodings, rows, columns = [], [], {}, []
+    for i, p in enumerate(delivery.files):
+        out = tmp_dir / f"part-{i}.parquet"
+        headers, n, enc = _spool_file(p, fmt, tmp_dir, out)
+        if enc:
             encodings.append(enc)
-        elif fmt == "xlsx":
-            df = _read_xlsx(p)
-        else:
-            df = _read_parquet(p)
-        df = _to_text(df)
-        missing = [c.header for c in config.required if not any(h in df.columns for h in c.headers)]
+        missing = [c.header for c in config.required if not any(h in headers for h in c.headers)]
         if missing:
-            raise DeliveryRejected(f"'{p.name}': required column '{missing[0]}' is missing")
-        rows[p.name] = df.height
-        frames.append(df.with_columns(
-            pl.lit(p.name).alias(FILE_COL),
-            pl.int_range(2, df.height + 2, dtype=pl.Int64).alias(ROW_COL),  # spreadsheet row, header = 1
-        ))
+            seen = ", ".join(headers[:6]) + (", ..." if len(headers) > 6 else "")
+            how = f", read as {enc.upper()}" if enc else ""
+            raise DeliveryRejected(
+                f"'{p.name}': required column '{missing[0]}' is missing (headers found{how}: {seen})")
+        if n == 0:
+            raise DeliveryRejected(f"'{p.name}': header only, no data rows (a full snapshot cannot be empty)")
+        rows[p.name] = n
+        parts.append(out)
+        columns.extend(h for h in headers if h not in columns)
     manifest = verify_manifest(delivery, hashes, rows)
+    return SpooledDelivery(parts=parts, columns=[*columns, FILE_COL, ROW_COL], format=fmt, encodings=encodings,
+                           fingerprint=fingerprint(hashes), manifest=manifest, rows_per_file=rows)
+
+
+def read_delivery(delivery: Delivery, config: SourceConfig,
+                  hashes: dict[str, str] | None = None) -> ReadDelivery:
+    """All files of one delivery as one text frame with `_file` and `_row` added (for small deliveries and
+    tests; the pipeline streams through `spool_delivery`)."""
+    with tempfile.TemporaryDirectory(prefix="hhlink-read-") as tmp:
+        got = spool_delivery(delivery, config, Path(tmp), hashes)
+        frames = [pl.read_parquet(p) for p in got.parts]
+    cols = [c for c in got.columns if c not in (FILE_COL, ROW_COL)]
     frame = pl.concat(frames, how="diagonal") if len(frames) > 1 else frames[0]
-    return ReadDelivery(frame=frame, format=fmt, encodings=encodings,
-                        fingerprint=fingerprint(hashes), manifest=manifest, rows_per_file=rows)
+    frame = frame.select(*[c for c in cols if c in frame.columns], FILE_COL, ROW_COL)
+    return ReadDelivery(frame=frame, format=got.format, encodings=got.encodings, fingerprint=got.fingerprint,
+                        manifest=got.manifest, rows_per_file=got.rows_per_file)

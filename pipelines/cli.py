@@ -151,6 +151,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- checksum ----------------------------------------------------------------------------------------------
+
+def cmd_checksum(args: argparse.Namespace) -> int:
+    from ingest.checksum import render, warehouse_checksums
+
+    print(render(warehouse_checksums(_existing(args.warehouse, "warehouse"))))
+    return 0
+
+
 # --- evaluate / explain -------------------------------------------------------------------------------------
 
 def _existing(path: str, what: str) -> Path:
@@ -171,11 +180,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from ingest.publish import ensure_work
     from quality.report import write_site
 
     warehouse = _existing(args.warehouse, "warehouse")
     out = Path(args.out) if args.out else warehouse.parent / "reports" / "site"
-    index = write_site(warehouse, out)
+    # The report rebuilds its audit.* tables: in the working database, never in the published file.
+    index = write_site(ensure_work(warehouse), out)
     print(f"report: {index}  (opens from disk, no server needed)")
     return 0
 
@@ -224,6 +235,10 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("person_id")
     x.add_argument("--warehouse", default=str(DEMO_DIR / "warehouse.duckdb"))
     x.set_defaults(func=cmd_explain)
+
+    c = sub.add_parser("checksum", help="row count and content checksum of every table (compare two runs)")
+    c.add_argument("--warehouse", required=True)
+    c.set_defaults(func=cmd_checksum)
 
     b = sub.add_parser("bench", help="measure a phase: median of repeated runs and peak memory")
     b.add_argument("what", choices=["ingest", "link"])

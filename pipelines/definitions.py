@@ -14,6 +14,7 @@ from assets.accounting import accounting_assets
 from assets.audit import audit_assets
 from assets.ingestion import source_assets
 from assets.linked import linked_assets
+from assets.publish import publish_asset
 from assets.resources import HhlinkResource
 from ingest.sources import load_sources
 
@@ -29,6 +30,8 @@ def all_assets() -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
     out.extend(accounting_assets(sources))
     out.extend(linked_assets(sources))
     out.extend(audit_assets())
+    upstream = [k for a in out if isinstance(a, dg.AssetsDefinition) for k in a.keys]
+    out.append(publish_asset(upstream))  # last: replaces the published file only when all else succeeded
     return out
 
 

@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 
 from ingest import db
+from ingest.publish import work_path
 from pipelines.definitions import resource_from_env
 from quality.expectations import Expect, Suite, validate
 from tests.conftest import AS_OF, HEALTH_HEADER, HEALTH_ROWS, write_csv
@@ -45,6 +46,7 @@ def test_failing_blocking_check_stops_downstream(tmp_path: Path) -> None:
     done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "staged/health" in done
     assert not done & {"person_xref", "household_member", "findings", "report"}
-    with duckdb.connect(str(wh), read_only=True) as con:
+    assert not wh.exists()  # a failed run publishes nothing; what it did is in the working database
+    with duckdb.connect(str(work_path(wh)), read_only=True) as con:
         assert not db.table_exists(con, "person_xref")
         assert con.sql("SELECT count(*) FROM quarantine.rows").fetchall()[0][0] == len(HEALTH_ROWS)
