@@ -103,4 +103,6 @@ def expected_missing(records: pl.DataFrame, reference: date, dead: pl.DataFrame)
                                 pl.lit(why).alias("reason")))
     schema = {"person_id": pl.String(), "household_id": pl.String(), "missing_source": pl.String(),
               "age": pl.Int64(), "seen_in": pl.String(), "reason": pl.String()}
-    return pl.concat([p.cast(schema) for p in parts]) if parts else pl.DataFrame(schema=schema)
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat([p.cast(schema) for p in parts]).sort("missing_source", "person_id")

@@ -170,7 +170,22 @@ def validate(con: duckdb.DuckDBPyConnection, suite: Suite) -> tuple[pl.DataFrame
                      "column": cfg.kwargs.get("column") or ",".join(cfg.kwargs.get("column_list", []) or []) or None,
                      "blocking": bool((cfg.meta or {}).get("blocking")), "success": bool(r.success),
                      "observed": None if observed is None else str(observed), "rows": frame.height})
-    return pl.DataFrame(rows, schema=RESULT_SCHEMA), result.to_json_dict()
+    return pl.DataFrame(rows, schema=RESULT_SCHEMA), _reproducible(result.to_json_dict(), name, suite.name)
+
+
+#: Keys of a GX result that change on every validation (ids, wall-clock times), not with the data.
+_VOLATILE = frozenset({"id", "validation_id", "ge_load_time", "run_time", "validation_time"})
+
+
+def _reproducible(doc: Any, context_name: str, suite_name: str) -> Any:
+    """The GX result without per-run ids and times, so the same data gives the same stored JSON."""
+    if isinstance(doc, dict):
+        return {k: _reproducible(v, context_name, suite_name) for k, v in doc.items() if k not in _VOLATILE}
+    if isinstance(doc, list):
+        return [_reproducible(v, context_name, suite_name) for v in doc]
+    if isinstance(doc, str):
+        return doc.replace(context_name, suite_name)
+    return doc
 
 
 def all_suites(sources: Mapping[str, SourceConfig], reference: date) -> list[Suite]:

@@ -6,6 +6,7 @@ open from disk with no server and no internet (no CDN).
 
 from __future__ import annotations
 
+import hashlib
 import html
 from pathlib import Path
 
@@ -50,9 +51,15 @@ def table(frame: pl.DataFrame, max_rows: int = MAX_ROWS, status_col: str | None 
 
 
 def figure(fig) -> str:
-    """A plotly figure as a div; the library itself comes from the page's local script."""
+    """A plotly figure as a div; the library itself comes from the page's local script.
+
+    The div id derives from the figure's content (plotly's default is a random uuid), so
+    the same data gives byte-identical pages.
+    """
     fig.update_layout(margin={"l": 60, "r": 20, "t": 50, "b": 50}, template="plotly_white")
-    return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True})
+    div_id = "fig-" + hashlib.sha256(fig.to_json().encode()).hexdigest()[:16]
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                       config={"displaylogo": False, "responsive": True})
 
 
 def page(title: str, nav: list[tuple[str, str]], body: str) -> str:

@@ -134,8 +134,6 @@ def test_two_runs_give_the_same_warehouse_ids_and_reports(zones: dict[str, Path]
         assert x.sql(q).fetchall() == y.sql(q).fetchall()
 
 
-@pytest.mark.xfail(strict=True, reason="quality/ (not this module's): coverage.html lists an unordered group_by, "
-                   "and GX writes ge_load_time into expectations/*.json; remove this mark once they are deterministic")
 def test_two_runs_give_byte_identical_report_pages(zones: dict[str, Path], tmp_path: Path) -> None:
     other = tmp_path / "fresh" / "wh.duckdb"
     run(zones["a"], other)
