@@ -5,8 +5,8 @@ on two households' rolls) turn a missed link into a false finding. Before judgin
 them, linked persons are joined when their records share exact evidence no auditor
 would dispute: the same trusted ID number (valid check digit, and not a number the
 record carries for someone else); the same name (by its pinyin, so a homophone typo
-still agrees), birth date and sex. (Not the same name within one household: siblings
-can share a name.) The result
+still agrees), birth date and sex, unless both hold different trusted IDs (namesakes
+born the same day are two people). The result
 (`audit_pid`) is only used to group records; findings still report the contract's
 `person_id` of the record. Components are found with a small union-find over the
 (few) person pairs the linkage left apart.
@@ -25,12 +25,20 @@ def _pairs(records: pl.DataFrame) -> list[tuple[str, str]]:
         .then(pl.col("id_number")).alias("_k_id"),
         pl.concat_str("name_pinyin", pl.col("birth_date").cast(pl.String), "sex", separator="|").alias("_k_nbs"),
     )
+    # Two persons who each hold a trusted ID, and not the same one, are two people whatever
+    # their names say (namesakes born the same day exist): name evidence never joins them.
+    ids_of = dict(keyed.filter(pl.col("_k_id").is_not_null()).group_by("person_id")
+                  .agg(pl.col("_k_id").unique()).iter_rows())
     pairs: set[tuple[str, str]] = set()
     for key in ("_k_id", "_k_nbs"):
         groups = (keyed.filter(pl.col(key).is_not_null()).group_by(key)
                   .agg(pl.col("person_id").unique().sort()).filter(pl.col("person_id").list.len() > 1))
         for ids in groups["person_id"].to_list():
-            pairs.update((ids[0], other) for other in ids[1:])
+            for other in ids[1:]:
+                a, b = set(ids_of.get(ids[0], ())), set(ids_of.get(other, ()))
+                if key == "_k_nbs" and a and b and not a & b:
+                    continue
+                pairs.add((ids[0], other))
     return sorted(pairs)
 
 
