@@ -27,8 +27,12 @@ def _pairs(records: pl.DataFrame) -> list[tuple[str, str]]:
     )
     # Two persons who each hold a trusted ID, and not the same one, are two people whatever
     # their names say (namesakes born the same day exist): name evidence never joins them.
-    ids_of = dict(keyed.filter(pl.col("_k_id").is_not_null()).group_by("person_id")
-                  .agg(pl.col("_k_id").unique()).iter_rows())
+    # Except an ID that looks spreadsheet-damaged (a double holds it exactly, or its tail is
+    # zeroed) whose tail happens to pass the check digit (1 in 11 of them): it proves nothing.
+    exact_double = pl.col("_k_id").cast(pl.Float64, strict=False).cast(pl.UInt64, strict=False).cast(pl.String)
+    looks_damaged = (exact_double == pl.col("_k_id")) | pl.col("_k_id").str.ends_with("000")
+    ids_of = dict(keyed.filter(pl.col("_k_id").is_not_null() & ~looks_damaged)
+                  .group_by("person_id").agg(pl.col("_k_id").unique()).iter_rows())
     pairs: set[tuple[str, str]] = set()
     for key in ("_k_id", "_k_nbs"):
         groups = (keyed.filter(pl.col(key).is_not_null()).group_by(key)

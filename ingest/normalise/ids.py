@@ -7,12 +7,14 @@ comparison, an ``excel_damaged`` one only has its first 15 or so digits right.
 Excel damage. A spreadsheet stores a typed-in ID as a double; by the time it reaches
 us the tail is gone. Two shapes arrive:
 
-* 18 plain digits, as calamine prints the double: the exact integer the double holds
-  (``610102199001047936`` → ``610102199001047936.0`` → ``…047936``; sometimes ``…000``).
-  Rule: 18 digits, check digit wrong, and the number survives a round trip through a
-  double unchanged → ``excel_damaged``. Doubles near 10^17 are 16–128 apart, so 1 in 16
-  to 1 in 128 genuine typos also pass the round trip and are labelled damaged instead of
-  ``bad_check``; the value is kept either way.
+* 18 plain digits. From an XLSX number cell calamine prints the exact integer the double
+  holds (``610102199001047936`` → ``…047936``); a CSV saved by Excel keeps its 15
+  significant digits (``…047000``). Rule: 18 digits, check digit wrong, and either the
+  number survives a round trip through a double unchanged or it ends ``00`` →
+  ``excel_damaged``. Doubles near 10^17 are 16–128 apart, so 1 in 16 to 1 in 128
+  genuine typos (plus 1 in 100 ending ``00``) are labelled damaged instead of
+  ``bad_check``; the value is kept either way. A damaged ID whose tail happens to pass
+  the check digit (1 in 11) cannot be told from a valid one here.
 * Float text: scientific notation (``1.10101E+17``, ``1.10101199001012e17``) or a
   trailing ``.0``. The digits are rebuilt from mantissa and exponent and zero-padded;
   if that gives 18 digits the value is kept (status ``excel_damaged``: only the
@@ -72,7 +74,7 @@ def stages() -> list[Stage]:
          .when(c("float_text") & (c("is18") | c("sci"))).then(pl.lit("excel_damaged"))
          .when(c("float_text")).then(pl.lit("malformed"))
          .when(c("is18") & c("check_ok")).then(pl.lit("valid"))
-         .when(c("as_double")).then(pl.lit("excel_damaged"))
+         .when(c("as_double") | c("body").str.ends_with("00")).then(pl.lit("excel_damaged"))
          .when(c("is18")).then(pl.lit("bad_check"))
          .otherwise(pl.lit("malformed"))},
         {"value": pl.when(c("status") == "upgraded_15").then(gb11643.upgrade_15(c("body")))
