@@ -59,6 +59,11 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The table's column names in table order (to select them without a frame first)."""
+    return _columns(con, table)
+
+
 def _qualified(table: str) -> str:
     schema, _, name = table.rpartition(".")
     return f"{quote(schema)}.{quote(name)}" if schema else quote(name)

@@ -3,6 +3,12 @@
 Every delivered row ends in exactly one of the two outputs, so a delivery's
 accounting (delivered = staged + quarantined) holds by construction and is checked
 before anything is written.
+
+A large delivery is staged in row batches (`ingest.deliveries.stage_source`), so that
+memory holds one batch and not the whole delivery. The one decision that needs the
+whole delivery, whether a row's key was already seen earlier in it, is then made by
+the caller over all rows first and passed in as `repeated`; `normalise_key` is the
+key normaliser it must use so that its keys are exactly the staged `record_id`s.
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ PERSON_COLUMNS: dict[str, dict[str, pl.DataType]] = {
 }
 assert tuple(PERSON_COLUMNS) == PERSON_FIELDS
 
+#: Quarantine reasons for keys; tests and users match on this text, so it does not change.
+BLANK_KEY = "blank record key"
+REPEATED_KEY = "repeated record key '{}' (first seen earlier in the delivery)"
+
 QUARANTINE_SCHEMA = {"source": pl.String(), "as_of": pl.Date(), "file": pl.String(), "row_number": pl.Int64(),
                      "record_id": pl.String(), "reason": pl.String()}
 
@@ -46,9 +56,27 @@ class Staged:
         return self.staged.height + self.quarantine.height
 
 
+def raw_header(columns: list[str], col: Column) -> str | None:
+    """The raw column a config column is read from: its first header the raw rows have."""
+    return next((h for h in col.headers if h in columns), None)
+
+
 def _raw_column(raw: pl.DataFrame, col: Column) -> pl.Expr:
-    header = next((h for h in col.headers if h in raw.columns), None)
+    header = raw_header(raw.columns, col)
     return pl.col(header) if header else pl.lit(None, dtype=pl.String)
+
+
+def normalise_key(values: pl.Series, config: SourceConfig) -> pl.Series:
+    """`record_id` of raw key values, by the very normaliser `stage` uses.
+
+    For callers that find repeated keys outside `stage` (over a whole delivery, in
+    SQL): their keys must be the staged ones exactly (e.g. polars strips Unicode
+    whitespace such as U+3000, which SQL `trim` may not), or a row could be staged
+    twice under one key.
+    """
+    key = config.key
+    expr = normalise(key.type, pl.col("raw"), key.field, values=key.values).columns[0]
+    return pl.DataFrame({"raw": values.cast(pl.String)}).lazy().select(expr).collect().to_series()
 
 
 def _disagrees(given: str, from_id: str, n: int) -> pl.Expr:
@@ -57,8 +85,22 @@ def _disagrees(given: str, from_id: str, n: int) -> pl.Expr:
             .then(pl.lit(f"{given}: differs from the ID number's")).alias(f"_issue_{n}"))
 
 
-def stage(raw: pl.DataFrame, config: SourceConfig, as_of: date) -> Staged:
-    """Normalise one delivery's raw frame (text columns named by header, plus `_file`/`_row`)."""
+_REPEATED = "_hh_repeated"
+
+
+def stage(raw: pl.DataFrame, config: SourceConfig, as_of: date, *, repeated: pl.Series | None = None) -> Staged:
+    """Normalise one delivery's raw frame (text columns named by header, plus `_file`/`_row`).
+
+    A blank key quarantines its row. A repeated key keeps its first row by (`_file`,
+    `_row`) and quarantines the others: found within `raw` when `raw` is the whole
+    delivery; when it is one batch of a larger one, `repeated` (Boolean, one value per
+    row of `raw`) says which rows' keys were seen earlier in the whole delivery.
+    """
+    if repeated is not None:
+        if repeated.len() != raw.height:
+            raise ValueError(f"repeated has {repeated.len()} values for {raw.height} rows")
+        raw = raw.with_columns(repeated.cast(pl.Boolean).alias(_REPEATED))
+    carried = [pl.col(_REPEATED)] if repeated is not None else []
     exprs: list[pl.Expr] = []
     issues: list[pl.Expr] = []
     for col in config.columns:
@@ -76,22 +118,22 @@ def stage(raw: pl.DataFrame, config: SourceConfig, as_of: date) -> Staged:
     if {"id_number", "sex"} <= fields:
         cross.append(_disagrees("sex", "id_number_sex", len(issues) + len(cross)))
     issue_cols = [e.meta.output_name() for e in (*issues, *cross)]
-    frame = raw.lazy().select(pl.col(FILE_COL), pl.col(ROW_COL), *exprs, *issues).with_columns(*cross).with_columns(
-        pl.concat_list(issue_cols).list.drop_nulls().alias("issues"),
-    ).drop(issue_cols)
+    frame = raw.lazy().select(pl.col(FILE_COL), pl.col(ROW_COL), *carried, *exprs, *issues).with_columns(
+        *cross).with_columns(pl.concat_list(issue_cols).list.drop_nulls().alias("issues")).drop(issue_cols)
     present = {name for c in config.columns if c.field in PERSON_FIELDS for name in PERSON_COLUMNS[c.field]}
     missing = [pl.lit(None, dtype=dt).alias(name) for f in PERSON_FIELDS for name, dt in PERSON_COLUMNS[f].items()
                if name not in present]
     frame = frame.with_columns(missing) if missing else frame
     person_cols = [name for f in PERSON_FIELDS for name in PERSON_COLUMNS[f]]
     own = [c for c in frame.collect_schema().names()
-           if c not in (*person_cols, "record_id", "issues", FILE_COL, ROW_COL)]
+           if c not in (*person_cols, "record_id", "issues", FILE_COL, ROW_COL, _REPEATED)]
 
     # A repeated key keeps its first row (by file and row) and quarantines the rest.
+    later = pl.col(_REPEATED) if repeated is not None else ~pl.col("record_id").is_first_distinct()
     frame = frame.sort(FILE_COL, ROW_COL).with_columns(
-        pl.when(pl.col("record_id").is_null()).then(pl.lit("blank record key"))
-        .when(~pl.col("record_id").is_first_distinct())
-        .then(pl.format("repeated record key '{}' (first seen earlier in the delivery)", pl.col("record_id")))
+        pl.when(pl.col("record_id").is_null()).then(pl.lit(BLANK_KEY))
+        .when(later)
+        .then(pl.format(REPEATED_KEY, pl.col("record_id")))
         .alias("_reason")
     ).collect()
     src, day = pl.lit(config.source), pl.lit(as_of, dtype=pl.Date)

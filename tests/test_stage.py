@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import polars as pl
+from pathlib import Path
 
+import polars as pl
+import pytest
+
+from ingest import db
+from ingest.deliveries import BATCH_ROWS_ENV, ingest_raw, stage_source
 from ingest.sources import load_sources
 from ingest.stage import PERSON_COLUMNS, stage
-from tests.conftest import AS_OF, HEALTH_HEADER, HEALTH_ROWS
+from tests.conftest import AS_OF, HEALTH_HEADER, HEALTH_ROWS, write_csv
 
 
 def _raw(rows: list[list[str]]) -> pl.DataFrame:
@@ -44,3 +49,48 @@ def test_birth_date_and_sex_are_compared_with_the_id() -> None:
     assert set(out["issues"][0]) >= {"birth_date: differs from the ID number's", "sex: differs from the ID number's"}
     clean = stage(_raw([HEALTH_ROWS[0]]), load_sources()["health"], AS_OF).staged
     assert not any("differs" in i for i in clean["issues"][0])
+
+
+def _stage_warehouse(landing: Path, warehouse: Path) -> dict[str, pl.DataFrame]:
+    cfg = load_sources()["health"]
+    with db.connect(warehouse) as con:
+        ingest_raw(con, landing, cfg, lambda _m: None)
+        stage_source(con, cfg, lambda _m: None)
+        return {
+            "staged": db.frame(con, "SELECT * FROM staged.health"),  # table order, as stored
+            "quarantine": db.frame(con, "SELECT * FROM quarantine.rows"),
+            "log": db.frame(con, "SELECT rows_delivered, rows_staged, rows_quarantined, rows_with_issues "
+                                 "FROM meta.delivery_log"),
+            "raw": db.frame(con, "SELECT * EXCLUDE (_as_of) FROM raw.health"),
+        }
+
+
+def test_batches_of_three_rows_stage_like_one_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Repeated keys across batches and files, blank keys, a key padded with U+3000: same result in batches."""
+    folder = tmp_path / "landing" / "health" / AS_OF.isoformat()
+    h1, h2, h3 = HEALTH_ROWS
+    pad = ["\u3000H002 ", *h2[1:]]  # the key normaliser strips U+3000: a repeat of H002
+    write_csv(folder / "a.csv", HEALTH_HEADER, [h1, h2, h3, ["H004", *h1[1:]], ["", *h3[1:]], ["H005", *h3[1:]],
+                                                 ["H001", *h3[1:]], pad])
+    write_csv(folder / "b.csv", HEALTH_HEADER, [["H006", *h2[1:]], h3, ["  ", *h1[1:]], ["H007", *h1[1:]]])
+    monkeypatch.setenv(BATCH_ROWS_ENV, "3")
+    small = _stage_warehouse(tmp_path / "landing", tmp_path / "small.duckdb")
+    monkeypatch.setenv(BATCH_ROWS_ENV, "1000000")
+    whole = _stage_warehouse(tmp_path / "landing", tmp_path / "whole.duckdb")
+    for name in ("staged", "quarantine", "log"):
+        assert small[name].equals(whole[name]), name
+    assert small["log"].row(0) == (12, 7, 5, whole["log"]["rows_with_issues"][0])
+    assert small["staged"]["record_id"].to_list() == ["H001", "H002", "H003", "H004", "H005", "H006", "H007"]
+    assert [(r["file"], r["row_number"], r["reason"]) for r in small["quarantine"].iter_rows(named=True)] == [
+        ("a.csv", 6, "blank record key"),
+        ("a.csv", 8, "repeated record key 'H001' (first seen earlier in the delivery)"),
+        ("a.csv", 9, "repeated record key 'H002' (first seen earlier in the delivery)"),
+        ("b.csv", 3, "repeated record key 'H003' (first seen earlier in the delivery)"),
+        ("b.csv", 4, "blank record key"),
+    ]
+    # And the same as `stage` over the whole delivery as one frame (the callers that pass one).
+    one = stage(small["raw"], load_sources()["health"], AS_OF)
+    assert one.staged.select("record_id", "file", "row_number", "issues").equals(
+        small["staged"].select("record_id", "file", "row_number", "issues"))
+    assert one.quarantine.select("file", "row_number", "reason").equals(
+        small["quarantine"].select("file", "row_number", "reason"))
