@@ -126,11 +126,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     gen = argparse.Namespace(persons=args.persons, seed=DEMO_SEED, out=str(out), profile="typical", as_of=None)
     cmd_generate(gen)
     warehouse = out / "warehouse.duckdb"
+    bindir = Path(sys.executable).parent
     cmd_run(argparse.Namespace(landing=str(out / "landing"), warehouse=str(warehouse), as_of=None))
     print(f"\nlanding zone: {out / 'landing'}\ntruth:        {out / 'truth'}\nwarehouse:    {warehouse}\n"
-          f"query it:     python -c \"import duckdb; print(duckdb.connect('{warehouse}', read_only=True)"
+          f"query it:     {bindir / 'python'} -c \"import duckdb; print(duckdb.connect('{warehouse}', read_only=True)"
           f".sql('SELECT * FROM source_freshness'))\"\n"
-          f"the UI:       dg dev   (then open http://127.0.0.1:3000)")
+          f"the UI:       {bindir / 'dg'} dev   (then open http://127.0.0.1:3000)")
     return 0
 
 
