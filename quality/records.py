@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 
 from ingest import db
+from ingest.normalise.ids import VERIFIED
 from ingest.sources import SourceConfig
 from ingest.stage import PERSON_COLUMNS as STAGED_PERSON_COLUMNS
 
@@ -29,7 +30,7 @@ RECORD_SCHEMA: dict[str, pl.DataType] = {
 }
 
 #: ID statuses whose number can be trusted as the person's own (a typo breaks the check digit).
-TRUSTED_ID = ("valid", "upgraded_15")
+TRUSTED_ID = VERIFIED
 
 
 def current_view(source: str) -> str:

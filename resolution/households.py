@@ -31,6 +31,7 @@ import duckdb
 import polars as pl
 
 from ingest import db
+from ingest.normalise.ids import VERIFIED
 
 #: A phone shared by more people than this is no household's number.
 MAX_PHONE_SHARERS = 10
@@ -88,7 +89,7 @@ def build_households(con: duckdb.DuckDBPyConnection, evidence: dict[str, pl.Data
         WITH guardian_by_id AS (
             SELECT g.unique_id, min(p.person_key) AS guardian
             FROM hh_ev_guardian g
-            JOIN hh_input i ON i.id = g.guardian_id_number AND g.guardian_id_status IN ('valid', 'upgraded_15')
+            JOIN hh_input i ON i.id = g.guardian_id_number AND g.guardian_id_status IN {VERIFIED}
             JOIN hh_person p ON p.unique_id = i.unique_id
             GROUP BY g.unique_id),
         guardian_by_name AS (

@@ -39,6 +39,8 @@ from ingest.normalise.base import Normalised, Stage, batched, normalised
 from ingest.normalise.text import clean_typed, remove_spaces
 
 STATUSES = ("valid", "upgraded_15", "bad_check", "excel_damaged", "malformed", "blank")
+#: Statuses whose number passed the GB 11643 check digit: the ID can be taken as written.
+VERIFIED = ("valid", "upgraded_15")
 
 _FLOAT = r"^(\d+)(?:\.(\d*))?(?:E\+?(\d{1,2}))?$"
 
