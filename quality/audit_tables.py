@@ -74,7 +74,8 @@ def build(con: duckdb.DuckDBPyConnection, sources: Mapping[str, SourceConfig],
     findings = (db.frame(con, "SELECT * FROM findings") if db.table_exists(con, "findings")
                 else pl.DataFrame(schema={"finding_type": pl.String()}))
     counts = pl.DataFrame({"finding_type": list(FINDING_TYPES), "description": list(FINDING_TYPES.values())})
-    counts = counts.join(findings.group_by("finding_type").len(), on="finding_type", how="full", coalesce=True)
+    counts = counts.join(findings.group_by("finding_type").len(), on="finding_type", how="full", coalesce=True,
+                         maintain_order="left_right")
     results = check_results(con, sources, ref, json_dir)
     tables = {
         "freshness_timeline": freshness_timeline(con, sources),

@@ -104,8 +104,9 @@ def _source_page(t: Tables, s: str) -> str:
     stale = t["record_staleness"].filter(pl.col("source") == s)
     facet = t["household_facet_staleness"].filter(pl.col("source") == s)
     cov = t["coverage_by_area"].filter((pl.col("source") == s) & (pl.col("level") == "county")).drop("source")
-    found = t["finding_counts"].join(t["public_findings"].filter(pl.col("source") == s).group_by("finding_type")
-                                     .len(), on="finding_type").select("finding_type", pl.col("len").alias("here"))
+    found = (t["finding_counts"].join(t["public_findings"].filter(pl.col("source") == s).group_by("finding_type")
+                                     .len(), on="finding_type", maintain_order="left")
+             .select("finding_type", pl.col("len").alias("here")))
     return ("<h2>Freshness</h2>" + table(fresh, status_col="status") + figure(freshness_figure(t, s))
             + "<h2>Record staleness</h2>" + table(stale) + figure(staleness_figure(t, s))
             + "<h3>Households whose facet is older than the cadence</h3>" + table(facet)
@@ -127,7 +128,8 @@ def _coverage_page(t: Tables) -> str:
             + "<h2>Thin files (people seen by one department only)</h2>"
             + table(t["thin_file"].group_by("source").len().sort("source"))
             + "<p><a href='coverage/thin_file.csv'>list (CSV)</a></p>"
-            + "<h2>Expected but missing</h2>" + table(missing.group_by("missing_source", "reason").len())
+            + "<h2>Expected but missing</h2>" + table(missing.group_by("missing_source", "reason").len()
+                                                       .sort("missing_source", "reason"))
             + "<p><a href='coverage/expected_missing.csv'>list (CSV)</a></p>" + table(missing, max_rows=200))
 
 
