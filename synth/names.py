@@ -130,22 +130,21 @@ def surnames(rng: np.random.Generator, n: int) -> np.ndarray:
     return SURNAMES[rng.choice(SURNAMES.size, size=n, p=SURNAME_P)]
 
 
-def minority_given(rng: np.random.Generator, sex: np.ndarray) -> np.ndarray:
+def _by_sex(rng: np.random.Generator, sex: np.ndarray, pools: dict[str, np.ndarray]) -> np.ndarray:
+    """One draw per person from the pool of their sex (men first, then women)."""
     out = np.empty(sex.shape[0], dtype=object)
     for s in ("M", "F"):
         m = sex == s
-        pool = MINORITY_GIVEN[s]
-        out[m] = pool[rng.integers(pool.size, size=int(m.sum()))]
+        out[m] = pools[s][rng.integers(pools[s].size, size=int(m.sum()))]
     return out
+
+
+def minority_given(rng: np.random.Generator, sex: np.ndarray) -> np.ndarray:
+    return _by_sex(rng, sex, MINORITY_GIVEN)
 
 
 def latin_names(rng: np.random.Generator, sex: np.ndarray) -> np.ndarray:
-    out = np.empty(sex.shape[0], dtype=object)
-    for s in ("M", "F"):
-        m = sex == s
-        pool = LATIN[s]
-        out[m] = pool[rng.integers(pool.size, size=int(m.sum()))]
-    return out
+    return _by_sex(rng, sex, LATIN)
 
 
 @cache
