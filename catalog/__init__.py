@@ -1,0 +1,1 @@
+"""What every warehouse table is: its meaning, its columns, and which columns carry personal data."""
