@@ -10,6 +10,7 @@ which is how tests add a sixth source.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -56,6 +57,10 @@ class SourceConfig:
     file_stem: str = ""
     updated_field: str | None = None
     address_is_registered: bool = False
+    #: A regular expression whose first group is the person's ID number inside the record key
+    #: (a 全国学籍号 is ``G`` + the student's ID). The key is assigned from the person's own
+    #: documents, so it names them even where the ID column is blank or holds a guardian's ID.
+    key_id_pattern: str | None = None
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -114,8 +119,16 @@ def _parse(path: Path) -> SourceConfig:
         expected_every_days=int(doc["expected_every_days"]), columns=tuple(cols),
         file_stem=str(doc.get("file_stem", doc["source"])),
         updated_field=doc.get("updated_field"),
-        address_is_registered=bool(doc.get("address_is_registered", False)), path=path,
+        address_is_registered=bool(doc.get("address_is_registered", False)),
+        key_id_pattern=doc.get("key_id_pattern"), path=path,
     )
+    if cfg.key_id_pattern is not None:
+        try:
+            groups = re.compile(cfg.key_id_pattern).groups
+        except (re.error, TypeError) as exc:
+            raise SourceConfigError(f"{where}: key_id_pattern is not a regular expression ({exc})") from exc
+        if groups < 1:
+            raise SourceConfigError(f"{where}: key_id_pattern needs a group around the ID number")
     if cfg.updated_field and cfg.updated_field not in fields:
         raise SourceConfigError(f"{where}: updated_field '{cfg.updated_field}' is not a column")
     if not cfg.source.isidentifier():

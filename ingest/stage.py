@@ -20,6 +20,7 @@ import polars as pl
 
 from ingest.landing import FILE_COL, ROW_COL
 from ingest.normalise import normalise
+from ingest.normalise.ids import VERIFIED
 from ingest.sources import PERSON_FIELDS, Column, SourceConfig
 
 #: Derived columns each person-field type adds after the field itself, with their types:
@@ -87,6 +88,17 @@ def _disagrees(given: str, from_id: str, n: int) -> pl.Expr:
 
 _REPEATED = "_hh_repeated"
 
+#: The ID number a record key embeds (`SourceConfig.key_id_pattern`), staged as
+#: `key_id_number` with the same status/birth date/sex columns as any ID field.
+KEY_ID = "key_id_number"
+
+
+def _other_id(n: int) -> pl.Expr:
+    """The ID column holds a verified ID other than the verified one in the key: someone else's (a guardian's)."""
+    both = (pl.col("id_number_status").is_in(VERIFIED) & pl.col(f"{KEY_ID}_status").is_in(VERIFIED)
+            & (pl.col("id_number") != pl.col(KEY_ID)))
+    return pl.when(both).then(pl.lit("id_number: differs from the ID number in the record key")).alias(f"_issue_{n}")
+
 
 def stage(raw: pl.DataFrame, config: SourceConfig, as_of: date, *, repeated: pl.Series | None = None) -> Staged:
     """Normalise one delivery's raw frame (text columns named by header, plus `_file`/`_row`).
@@ -113,6 +125,11 @@ def stage(raw: pl.DataFrame, config: SourceConfig, as_of: date, *, repeated: pl.
                           .alias(f"_issue_{len(issues)}"))
     fields = {c.field for c in config.columns}
     cross = []  # issues between fields, computed once the fields exist
+    if config.key_id_pattern:
+        key_id = _raw_column(raw, config.key).str.strip_chars().str.extract(config.key_id_pattern, 1)
+        exprs.extend(normalise("id_number", key_id, KEY_ID).columns)
+        if "id_number" in fields:
+            cross.append(_other_id(len(issues) + len(cross)))
     if {"id_number", "birth_date"} <= fields:
         cross.append(_disagrees("birth_date", "id_number_birth_date", len(issues) + len(cross)))
     if {"id_number", "sex"} <= fields:

@@ -134,11 +134,13 @@ def person_birth_dates(records: pl.DataFrame) -> pl.DataFrame:
 
 
 def _foreign_ids(records: pl.DataFrame) -> pl.DataFrame:
-    """Records whose trusted ID also appears under a differently named person whose stated facts fit it.
+    """Records whose trusted ID also appears under a differently named person whose stated facts fit it,
+    or differs from the verified ID their record key embeds (a 学籍号 holding the student's own ID).
 
     The record that carries someone else's ID is the one whose stated birth date (or,
     without one, sex) contradicts what the ID encodes while another record with that ID
-    agrees with it: typically a child's record holding a guardian's ID.
+    agrees with it, or while the record's own person holds another ID that fits them:
+    typically a child's record holding a guardian's ID.
     """
     ided = records.filter(pl.col("id_number_status").is_in(TRUSTED_ID) & pl.col("id_number").is_not_null())
     fits = (pl.when(pl.col("birth_date").is_not_null()).then(pl.col("birth_date") == pl.col("id_number_birth_date"))
@@ -147,8 +149,26 @@ def _foreign_ids(records: pl.DataFrame) -> pl.DataFrame:
     groups = ided.group_by("id_number").agg(
         pl.col("_nm").n_unique().alias("names"), pl.col("fits").any().alias("owner_seen"),
         pl.col("person_id").n_unique().alias("persons"))
-    shared = ided.join(groups, on="id_number").filter(
-        (pl.col("names") > 1) & pl.col("owner_seen") & (pl.col("fits") == False))  # noqa: E712
+    # A verified ID in the record key whose region and birth date differ from those of the
+    # verified ID in the ID column: the column holds someone else's number whatever the
+    # stated facts say. (Same head, other tail: the person's own ID, spreadsheet-damaged.)
+    keyed_other = (pl.col("key_id_number_status").is_in(TRUSTED_ID)
+                   & (pl.col("key_id_number").str.head(14) != pl.col("id_number").str.head(14))).fill_null(False)
+    # A record whose ID does not fit it, linked to a person whose own records carry another
+    # trusted ID that does: the ID is someone else's even if its owner is seen nowhere.
+    own_heads = (ided.filter(pl.col("fits") & pl.col("person_id").is_not_null()).group_by("person_id")
+                 .agg(pl.col("id_number").str.head(14).unique().alias("_own_heads")))
+    owned_other = ((pl.col("fits") == False)  # noqa: E712
+                   & ~pl.col("id_number").str.head(14).is_in(pl.col("_own_heads"))).fill_null(False)
+    # ...but a record under the very name of the records the ID fits is the owner's, with a typo.
+    owner_names = (ided.filter(pl.col("fits")).group_by("id_number")
+                   .agg(pl.col("_nm").unique().alias("_owner_names")))
+    owners_name = pl.col("_nm").is_in(pl.col("_owner_names")).fill_null(False)
+    shared = (ided.join(groups, on="id_number").join(own_heads, on="person_id", how="left")
+              .join(owner_names, on="id_number", how="left")
+              .filter(((pl.col("names") > 1) & pl.col("owner_seen") & (pl.col("fits") == False)  # noqa: E712
+                       & ~owners_name) | keyed_other | owned_other)
+              .drop("_own_heads", "_owner_names"))
     owners = (ided.filter(pl.col("fits")).group_by("id_number")
               .agg(pl.col("person_id").drop_nulls().unique().sort().str.join(", ").alias("owner")))
     return shared.join(owners, on="id_number", how="left")
@@ -180,7 +200,9 @@ def conflicting(records: pl.DataFrame) -> list[pl.DataFrame]:
     sexes = (records.select("audit_pid").unique().join(sexes_by_id, on="audit_pid", how="left")
              .join(sexes_stated, on="audit_pid", how="left")
              .select("audit_pid", pl.coalesce("ref", "st").alias("sex_ref")))
-    recs = records.filter(~pl.col("_foreign_id") & pl.col("audit_pid").is_not_null())
+    # A record holding someone else's ID may sit with the wrong person, unless its key names its own.
+    own_key = pl.col("key_id_number_status").is_in(TRUSTED_ID).fill_null(False)
+    recs = records.filter((~pl.col("_foreign_id") | own_key) & pl.col("audit_pid").is_not_null())
     for col, ref_frame, ref, kind in (("birth_date", births, "birth", "conflicting_birth_date"),
                                       ("sex", sexes, "sex_ref", "conflicting_sex")):
         stated = recs.filter(pl.col(col).is_not_null())

@@ -4,9 +4,9 @@ Findings about absence or multiplicity (a child with no school record, one perso
 on two households' rolls) turn a missed link into a false finding. Before judging
 them, linked persons are joined when their records share exact evidence no auditor
 would dispute: the same trusted ID number (valid check digit, and not a number the
-record carries for someone else); the same name (by its pinyin, so a homophone typo
-still agrees), birth date and sex, unless both hold different trusted IDs (namesakes
-born the same day are two people). The result
+record carries for someone else; a verified ID the record key embeds comes first);
+the same name (by its pinyin, so a homophone typo still agrees), birth date and sex,
+unless both hold different trusted IDs (namesakes born the same day are two people). The result
 (`audit_pid`) is only used to group records; findings still report the contract's
 `person_id` of the record. Components are found with a small union-find over the
 (few) person pairs the linkage left apart.
@@ -21,7 +21,8 @@ from quality.records import TRUSTED_ID
 
 def _pairs(records: pl.DataFrame) -> list[tuple[str, str]]:
     keyed = records.filter(pl.col("person_id").is_not_null()).with_columns(
-        pl.when(pl.col("id_number_status").is_in(TRUSTED_ID) & ~pl.col("_foreign_id"))
+        pl.when(pl.col("key_id_number_status").is_in(TRUSTED_ID)).then(pl.col("key_id_number"))
+        .when(pl.col("id_number_status").is_in(TRUSTED_ID) & ~pl.col("_foreign_id"))
         .then(pl.col("id_number")).alias("_k_id"),
         pl.concat_str("name_pinyin", pl.col("birth_date").cast(pl.String), "sex", separator="|").alias("_k_nbs"),
     )

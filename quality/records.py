@@ -16,16 +16,19 @@ import polars as pl
 from ingest import db
 from ingest.normalise.ids import VERIFIED
 from ingest.sources import SourceConfig
+from ingest.stage import KEY_ID
 from ingest.stage import PERSON_COLUMNS as STAGED_PERSON_COLUMNS
 
 #: The staged person columns (ingest.stage.PERSON_COLUMNS) that audits use.
 PERSON_COLUMNS = ("name", "name_pinyin", "id_number", "id_number_status", "id_number_birth_date", "id_number_sex",
                   "sex", "birth_date", "admin_code_county", "admin_code_township", "address_township")
 _STAGED_TYPES = {name: dtype for cols in STAGED_PERSON_COLUMNS.values() for name, dtype in cols.items()}
+#: The ID a record key embeds (`SourceConfig.key_id_pattern`); null for sources whose keys embed none.
+KEY_ID_COLUMNS = {KEY_ID: pl.String(), f"{KEY_ID}_status": pl.String()}
 
 RECORD_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(), "as_of": pl.Date(), "record_id": pl.String(),
-    **{c: _STAGED_TYPES[c] for c in PERSON_COLUMNS},
+    **{c: _STAGED_TYPES[c] for c in PERSON_COLUMNS}, **KEY_ID_COLUMNS,
     "updated": pl.Date(), "person_id": pl.String(), "household_id": pl.String(),
 }
 
@@ -61,8 +64,10 @@ def current_records(con: duckdb.DuckDBPyConnection, sources: Mapping[str, Source
         upd = sources[src].updated_field
         updated = db.quote(upd) if upd else "NULL::DATE"
         cols = ", ".join(f"s.{c}" for c in PERSON_COLUMNS)
+        present = db.columns(con, current_view(src))  # rows staged before their config had a key_id_pattern: none
+        key_cols = ", ".join(f"s.{c}" if c in present else f"NULL::VARCHAR AS {c}" for c in KEY_ID_COLUMNS)
         parts.append(f"""
-            SELECT s.source, s.as_of, s.record_id, {cols}, {updated}::DATE AS updated,
+            SELECT s.source, s.as_of, s.record_id, {cols}, {key_cols}, {updated}::DATE AS updated,
                    x.person_id, m.household_id
             FROM {current_view(src)} s
             LEFT JOIN person_xref x ON x.source = s.source AND x.record_id = s.record_id

@@ -20,6 +20,9 @@ derived values the staged layer does not carry. Two derivations carry the traps:
   ``address_dwelling`` says whether it names a dwelling (a house number or a room):
   a rural address that stops at the village group (…村3组) is shared by dozens of
   households and is no evidence of one household.
+* A record key that embeds the person's ID (a 学籍号 is ``G`` + the student's ID) names
+  the record's person even where the ID column is blank or holds a guardian's ID: its
+  verified ID is the record's ID, and the column's value stays in ``id_given``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from ingest import db
+from ingest.normalise.ids import VERIFIED
 from ingest.sources import SourceConfig, load_sources
 
 #: Columns of the linkage input, in order (what Splink sees; all sources identical).
@@ -47,19 +51,31 @@ def current_views(con: duckdb.DuckDBPyConnection, sources: dict[str, SourceConfi
     return [s for s in sources if db.table_exists(con, f"staged.current_{s}")]
 
 
-def _one_source_sql(source: str, registered: bool) -> str:
+def _id_columns(key_id: bool) -> str:
+    """The record's ID: the one its key embeds when that is verified (see `SourceConfig.key_id_pattern`)."""
+    if not key_id:
+        return ("id_number, id_number_status, id_number_birth_date, id_number_sex, id_number AS id_field, "
+                "FALSE AS id_from_key")
+    use = f"coalesce(key_id_number_status IN {VERIFIED}, FALSE)"
+    return ", ".join(f"CASE WHEN {use} THEN key_{c} ELSE {c} END AS {c}"
+                     for c in ("id_number", "id_number_status", "id_number_birth_date", "id_number_sex")
+                     ) + f", id_number AS id_field, {use} AS id_from_key"
+
+
+def _one_source_sql(source: str, registered: bool, key_id: bool = False) -> str:
     return f"""
         SELECT '{source}' AS source_dataset, record_id, name, name_pinyin, name_kind,
-               id_number, id_number_status, id_number_birth_date, id_number_sex,
+               {_id_columns(key_id)},
                sex AS sex_stated, birth_date, phone, address, address_township, address_village,
                address_group, admin_code_county, admin_code_township, admin_code_village,
                {str(registered).upper()} AS address_registered
         FROM staged.current_{source}"""
 
 
-def prepare_sql(sources: list[str], registered: dict[str, bool]) -> str:
+def prepare_sql(sources: list[str], registered: dict[str, bool], key_id: dict[str, bool] | None = None) -> str:
     """One SELECT producing the linkage input from the current staged views."""
-    union = " UNION ALL ".join(_one_source_sql(s, registered.get(s, False)) for s in sources)
+    key_id = key_id or {}
+    union = " UNION ALL ".join(_one_source_sql(s, registered.get(s, False), key_id.get(s, False)) for s in sources)
     return f"""
     WITH base AS ({union}),
     -- code -> the name most often written with it (ties: alphabetical, for determinism)
@@ -75,7 +91,8 @@ def prepare_sql(sources: list[str], registered: dict[str, bool]) -> str:
         GROUP BY 1),
     judged AS (
         SELECT b.*,
-            CASE WHEN id_number IS NULL OR id_number_status NOT IN {_TRUSTED_STATUS} THEN FALSE
+            CASE WHEN id_from_key THEN TRUE  -- the key was issued from the person's own ID
+                 WHEN id_number IS NULL OR id_number_status NOT IN {_TRUSTED_STATUS} THEN FALSE
                  WHEN birth_date IS NULL OR id_number_birth_date IS NULL THEN TRUE
                  WHEN abs(year(birth_date) - year(id_number_birth_date)) >= 12 THEN FALSE
                  WHEN (year(birth_date) <> year(id_number_birth_date))::INT
@@ -98,7 +115,7 @@ def prepare_sql(sources: list[str], registered: dict[str, bool]) -> str:
              WHEN id_number_status = 'excel_damaged' AND id_number_birth_date IS NOT NULL
                   AND (birth_date IS NULL OR birth_date = id_number_birth_date)
              THEN substr(id_number, 1, 14) END AS id_head,
-        id_number AS id_given, id_trusted,
+        id_field AS id_given, id_trusted,
         coalesce(birth_date, CASE WHEN id_trusted THEN id_number_birth_date END) AS dob,
         year(coalesce(birth_date, CASE WHEN id_trusted THEN id_number_birth_date END)) AS dob_year,
         coalesce(sex_stated, CASE WHEN id_trusted THEN id_number_sex END) AS sex,
@@ -127,7 +144,9 @@ def prepare(con: duckdb.DuckDBPyConnection, sources: dict[str, SourceConfig] | N
     if not names:
         return empty_input()
     registered = {s: sources[s].address_is_registered for s in names}
-    return con.sql(prepare_sql(names, registered)).to_arrow_table()
+    # a view staged before its config had a key_id_pattern has no key ID columns
+    key_id = {s: "key_id_number" in db.columns(con, f"staged.current_{s}") for s in names}
+    return con.sql(prepare_sql(names, registered, key_id)).to_arrow_table()
 
 
 def empty_input() -> pa.Table:

@@ -47,7 +47,9 @@ def person(record_id: str, name: str, pinyin: str, born: date | None, sex: str |
 OWN = {
     "civil_affairs": {"household_no": pl.String(), "relation": pl.String(), "verified_on": pl.Date()},
     "education": {"guardian_name": pl.String(), "guardian_id_number": pl.String(),
-                  "guardian_id_number_status": pl.String(), "guardian_phone": pl.String()},
+                  "guardian_id_number_status": pl.String(), "guardian_phone": pl.String(),
+                  "key_id_number": pl.String(), "key_id_number_status": pl.String(),
+                  "key_id_number_birth_date": pl.Date(), "key_id_number_sex": pl.String()},
 }
 
 
@@ -267,3 +269,31 @@ def test_forced_match_beside_a_guarded_pair(warehouse: Path, tmp_path: Path) -> 
     ids = run(warehouse, decisions=decisions)
     assert ids["health:H4"] == ids["employment:MB1"]
     assert ids["health:H4"] != ids["health:H5"]
+
+
+def test_the_id_inside_a_student_number_names_the_student(tmp_path: Path) -> None:
+    """学籍号 G + own ID: a record whose ID column holds the guardian's ID (and no birth date to
+    expose it) or is blank still links to the student's other records, never to the guardian."""
+    rows = base_records()
+    kid_a, kid_b = date(2016, 4, 4), date(2014, 8, 8)
+    id_a, id_b = make_id("610113", kid_a, 611), make_id("610113", kid_b, 622)
+    guardian = rows["civil_affairs"][1]["id_number"]
+
+    def key(own: str) -> dict:
+        return {"key_id_number": own, "key_id_number_status": "valid", "key_id_number_sex": "F",
+                "key_id_number_birth_date": date(int(own[6:10]), int(own[10:12]), int(own[12:14]))}
+
+    rows["health"] += [
+        person("K1", "李雨涵", "li yu han", kid_a, "F", id_a, "13800000002"),
+        person("K2", "李思琪", "li si qi", kid_b, "F", id_b, "13800000002"),
+    ]
+    rows["education"] += [
+        person(f"G{id_a}", "李雨涵", "li yu han", None, None, guardian, "13800000002", **key(id_a)),
+        person(f"G{id_b}", "李思琪", "li si qi", None, "F", None, "13800000009", **key(id_b)),
+    ]
+    path = tmp_path / "wh.duckdb"
+    write_staged(path, rows)
+    ids = run(path)
+    assert ids[f"education:G{id_a}"] == ids["health:K1"], "guardian's ID in the column hid the student"
+    assert ids[f"education:G{id_a}"] != ids["civil_affairs:C2"], "student merged into the guardian"
+    assert ids[f"education:G{id_b}"] == ids["health:K2"], "blank ID column, ID in the key: not linked"

@@ -94,3 +94,21 @@ def test_batches_of_three_rows_stage_like_one_frame(tmp_path: Path, monkeypatch:
         small["staged"].select("record_id", "file", "row_number", "issues"))
     assert one.quarantine.select("file", "row_number", "reason").equals(
         small["quarantine"].select("file", "row_number", "reason"))
+
+
+def test_an_id_inside_the_record_key_is_staged_beside_the_id_column() -> None:
+    """A 学籍号 of G + the student's ID names the student even when the ID column holds a guardian's."""
+    from datetime import date
+
+    from tests.test_resolution import make_id
+
+    child, guardian = make_id("110105", date(2019, 3, 5), 1), "11010519491231002X"
+    raw = pl.DataFrame({"学籍号": [f" G{child}", f"G{guardian[:-1]}x", "L6103020001"], "姓名": ["甲", "乙", "丙"],
+                        "身份证件号": [guardian, "", ""]}).with_columns(
+        pl.lit("a.csv").alias("_file"), pl.int_range(2, 5, dtype=pl.Int64).alias("_row"))
+    out = stage(raw, load_sources()["education"], AS_OF).staged.sort("row_number")
+    assert out["key_id_number"].to_list() == [child, guardian, None]
+    assert out["key_id_number_status"].to_list() == ["valid", "valid", "blank"]
+    assert str(out["key_id_number_birth_date"][0]) == "2019-03-05"
+    assert "id_number: differs from the ID number in the record key" in out["issues"][0].to_list()
+    assert not any("record key" in i for i in out["issues"][1].to_list())
