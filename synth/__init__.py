@@ -12,7 +12,8 @@ findings, hardship). Same seed, same bytes. Modules:
 - ``deliveries``: who appears in which source, injected problems, churn;
 - ``messy`` and ``render``: clean values to delivered text, driven by the configs;
 - ``findings``: the problems the newest deliveries show, by rule;
-- ``writers``: CSV/XLSX/Parquet files and manifests.
+- ``writers``: CSV/XLSX/Parquet files and manifests;
+- ``chunks``: large populations one chunk of households at a time (``docs/generator.md``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import numpy as np
 import polars as pl
 
 from ingest.sources import load_sources
-from synth import attributes, deliveries, findings, messy, population, writers
+from synth import attributes, deliveries, findings, geography, messy, population, writers
+from synth.chunks import Chunk, chunk_persons_from_env, chunk_sizes
 from synth.deliveries import Arrays
 from synth.profiles import PROFILES, Profile, get_profile, scaled
 from synth.render import Style, render
@@ -169,7 +171,7 @@ def _ensure_candidates(pop: population.Population, as_of: date) -> population.Po
     if not kill:
         return pop
     P = P.with_columns(pl.Series("is_deceased", dead), pl.Series("death_date", death).cast(pl.Date))
-    return population.Population(geo=pop.geo, households=Hh, persons=P)
+    return replace(pop, households=Hh, persons=P)
 
 
 def _inject_conflicts(tables: dict[str, pl.DataFrame], rng: np.random.Generator, p: Profile) -> dict[str, pl.DataFrame]:
@@ -219,33 +221,9 @@ def _wrong_birth(b: date, rng: np.random.Generator) -> date:
     return b + timedelta(days=int(rng.integers(1, 40)) * (1 if rng.random() < 0.5 else -1))
 
 
-def generate(persons: int, seed: int, out: Path, profile: str = "typical", as_of: date | None = None, *,
-             progress: Callable[[str], None] | None = None, max_rows_per_file: int = 200_000) -> GenerateSummary:
-    """Write a synthetic landing zone and its truth under ``out``; returns what was written.
-
-    Delivery folders that this run writes are replaced; nothing else under ``out`` is touched
-    except ``out/truth``, which is rewritten.
-    """
-    if persons < 50:
-        raise ValueError("persons must be at least 50")
-    say = progress or (lambda _m: None)
-    prof = get_profile(profile)
-    ref = as_of or default_as_of()
-    out = Path(out)
-    landing, truth_dir = out / "landing", out / "truth"
-    cfgs = load_sources()
-    plan = _plan(seed, ref)
-
-    def rng_for(name: str) -> np.random.Generator:
-        return stream(seed, name)
-
-    say(f"population: {persons} persons")
-    pop = population.build(persons, rng_for, ref, prof)
-    pop = attributes.add(pop, rng_for, ref)
-    pop = _ensure_candidates(pop, ref)
-    A = Arrays.of(pop)
-
-    say("records per source")
+def _clean_records(pop: population.Population, A: Arrays, rng_for: Callable[[str], np.random.Generator],
+                   prof: Profile, plan: _Plan, ref: date) -> dict[tuple[str, date], pl.DataFrame]:
+    """Every delivery's clean records for one chunk of the population, conflicts injected."""
     newest = {s: plan.dates[s][0] for s in SOURCES}
     clean: dict[tuple[str, date], pl.DataFrame] = {}
     clean[("health", newest["health"])] = deliveries.health(A, rng_for("d.health"), prof, newest["health"])
@@ -264,58 +242,163 @@ def generate(persons: int, seed: int, out: Path, profile: str = "typical", as_of
                               rng_for("conflicts"), prof)
     for s, df in fixed.items():
         clean[(s, newest[s])] = df
+    return clean
 
-    summary = GenerateSummary(out=out, landing=landing, truth=truth_dir, persons=persons,
-                              households=pop.households.height, seed=seed, profile=prof.name, as_of=ref)
-    truth_parts, shown_newest = [], {}
-    for s in SOURCES:
-        cfg = cfgs[s]
-        p = scaled(prof, _CARE[s])
-        if s == "housing":
-            p = replace(p, id_15=min(0.5, p.id_15 * 2))
-        for d in plan.dates[s]:
-            say(f"render {s} {d}")
-            df = clean.pop((s, d)).sort("record_id")
-            if df["record_id"].n_unique() != df.height:
-                raise RuntimeError(f"synth bug: duplicate record keys in {s} {d}")
-            r = render(df, cfg, plan.style[s], p, seed, A, d)
-            folder = landing / s / d.isoformat()
-            if folder.exists():
-                shutil.rmtree(folder)
-            enc = plan.encoding[(s, d)]
-            say(f"write {s} {d} ({df.height} rows, {plan.fmt[s]})")
-            files = writers.write_delivery(folder, cfg.file_stem, d, plan.fmt[s], enc or "", r.table,
-                                           max_rows_per_file)
-            if plan.manifest[(s, d)]:
-                writers.write_manifest(folder, s, d, files)
-            names = np.repeat(np.array([f.name for f in files], dtype=object), [f.rows for f in files])
-            truth_parts.append(r.truth.with_columns(file=pl.Series(names.astype(str))))
-            summary.deliveries.append(DeliverySummary(
-                source=s, as_of=d, format=plan.fmt[s], encoding=enc, files=tuple(folder / f.name for f in files),
-                rows=df.height, manifest=plan.manifest[(s, d)]))
-            if d == newest[s]:
-                shown_newest[s] = r.shown
-                summary.records[s] = df.height
 
-    say("truth")
-    truth_dir.mkdir(parents=True, exist_ok=True)
-    records = pl.concat(truth_parts).sort("source", "as_of", "record_id")
-    records.write_parquet(truth_dir / "records.parquet", statistics=False)
-    f = findings.compute(shown_newest, A, ref)
-    f.write_parquet(truth_dir / "findings.parquet", statistics=False)
-    summary.findings = dict(sorted(f.group_by("finding_type").len().iter_rows()))
+@dataclass
+class _Delivery:
+    """One delivery as the chunks append to it."""
+
+    folder: Path
+    files: list[writers.WrittenFile] = field(default_factory=list)
+    rows: int = 0
+
+
+def _truth_tables(pop: population.Population) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """persons, households and hardship truth of one chunk."""
     P = pop.persons.with_columns(generation_label=pl.col("generation").replace_strict(
         {0: "grandparent", 1: "parent", 2: "child"}, return_dtype=pl.String)).drop(
         "hh_idx", "guardian_idx", "generation", "rank")
-    P.write_parquet(truth_dir / "persons.parquet", statistics=False)
     Hh = pop.households.with_columns(
         receiving_assistance=pl.col("assisted") & (pl.col("assistance_status") == "在保"))
-    Hh.write_parquet(truth_dir / "households.parquet", statistics=False)
     hard = Hh.filter(pl.col("in_hardship") & ~pl.col("assisted")).select(
         "household_uid", "shape", "county_code", "township_code", "village_code", "address", "n_members",
         "income_per_capita", pl.col("hardship_reasons").alias("reasons"),
         pl.col("hardship_reasons").list.len().alias("n_reasons"))
-    hard.write_parquet(truth_dir / "hardship.parquet", statistics=False)
-    summary.hardship_households = hard.height
+    return P, Hh, hard
+
+
+def _next_chunk(chunk: Chunk, pop: population.Population) -> Chunk:
+    """Where the next chunk's numbering starts."""
+    before = dict(chunk.village_households)
+    for code, n in pop.households.group_by("village_code").len().iter_rows():
+        before[code] = before.get(code, 0) + n
+    return replace(chunk, index=chunk.index + 1, person_offset=chunk.person_offset + pop.persons.height,
+                   household_offset=chunk.household_offset + pop.households.height, village_households=before)
+
+
+def _check_unique_over_chunks(truth_dir: Path) -> None:
+    """Record keys, uids, ID numbers and mobiles unique over the whole population (chunks are built apart)."""
+    # distinct hashes prove distinct keys; only a repeated hash needs the keys themselves compared
+    recs = pl.scan_parquet(truth_dir / "records.parquet")
+    for keys in (pl.col("record_id").hash(), pl.col("record_id")):
+        bad = recs.group_by("source", "as_of").agg(rows=pl.len(), keys=keys.n_unique()).filter(
+            pl.col("rows") != pl.col("keys")).collect()
+        if not bad.height:
+            break
+    if bad.height:
+        raise RuntimeError(f"synth bug: repeated record keys across chunks in {bad['source'].to_list()}")
+    people = pl.scan_parquet(truth_dir / "persons.parquet").select(
+        *[(pl.col(c).drop_nulls().n_unique() == pl.col(c).drop_nulls().len()).alias(c)
+          for c in ("person_uid", "id_number", "mobile")]).collect()
+    homes = pl.scan_parquet(truth_dir / "households.parquet").select(
+        pl.col("household_uid").n_unique() == pl.len()).collect()
+    repeated = [c for c in people.columns if not people[c][0]] + ([] if homes.item() else ["household_uid"])
+    if repeated:
+        raise RuntimeError(f"synth bug: repeated {', '.join(repeated)} across chunks")
+
+
+def generate(persons: int, seed: int, out: Path, profile: str = "typical", as_of: date | None = None, *,
+             progress: Callable[[str], None] | None = None, max_rows_per_file: int = 200_000,
+             chunk_persons: int | None = None) -> GenerateSummary:
+    """Write a synthetic landing zone and its truth under ``out``; returns what was written.
+
+    Delivery folders that this run writes are replaced; nothing else under ``out`` is touched
+    except ``out/truth``, which is rewritten. More persons than ``chunk_persons`` (default
+    ``synth.chunks.DEFAULT_CHUNK_PERSONS``, or ``HHLINK_SYNTH_CHUNK_PERSONS``) are generated in
+    chunks of households, one at a time (see ``synth.chunks``).
+    """
+    if persons < 50:
+        raise ValueError("persons must be at least 50")
+    say = progress or (lambda _m: None)
+    prof = get_profile(profile)
+    ref = as_of or default_as_of()
+    out = Path(out)
+    landing, truth_dir = out / "landing", out / "truth"
+    cfgs = load_sources()
+    plan = _plan(seed, ref)
+    sizes = chunk_sizes(persons, chunk_persons_from_env(chunk_persons))
+    chunked = len(sizes) > 1
+    geo = geography.build(persons, stream(seed, "geography"))
+    newest = {s: plan.dates[s][0] for s in SOURCES}
+    summary = GenerateSummary(out=out, landing=landing, truth=truth_dir, persons=persons, households=0,
+                              seed=seed, profile=prof.name, as_of=ref)
+    delivered = {(s, d): _Delivery(landing / s / d.isoformat()) for s in SOURCES for d in plan.dates[s]}
+    for dl in delivered.values():
+        if dl.folder.exists():
+            shutil.rmtree(dl.folder)
+    found: list[pl.DataFrame] = []
+    truth = writers.TruthTables(truth_dir, append=chunked)
+    chunk = Chunk(count=len(sizes))
+    try:
+        for size in sizes:
+            part = f" (chunk {chunk.index + 1}/{chunk.count})" if chunked else ""
+
+            def rng_for(name: str, c: Chunk = chunk) -> np.random.Generator:
+                return stream(seed, c.stream_name(name))
+
+            say(f"population: {size} persons{part}")
+            pop = population.build(size, rng_for, ref, prof, geo, chunk)
+            pop = attributes.add(pop, rng_for, ref)
+            pop = _ensure_candidates(pop, ref)
+            A = Arrays.of(pop)
+            say(f"records per source{part}")
+            clean = _clean_records(pop, A, rng_for, prof, plan, ref)
+            truth_parts, shown_newest = [], {}
+            for s in SOURCES:
+                cfg = cfgs[s]
+                p = scaled(prof, _CARE[s])
+                if s == "housing":
+                    p = replace(p, id_15=min(0.5, p.id_15 * 2))
+                for d in plan.dates[s]:
+                    say(f"render {s} {d}{part}")
+                    df = clean.pop((s, d)).sort("record_id")
+                    if df["record_id"].n_unique() != df.height:
+                        raise RuntimeError(f"synth bug: duplicate record keys in {s} {d}")
+                    r = render(df, cfg, plan.style[s], p, seed, A, d)
+                    dl = delivered[(s, d)]
+                    say(f"write {s} {d} ({df.height} rows, {plan.fmt[s]}){part}")
+                    files = []
+                    if df.height or not dl.files:
+                        files = writers.write_delivery(
+                            dl.folder, cfg.file_stem, d, plan.fmt[s], plan.encoding[(s, d)] or "", r.table,
+                            max_rows_per_file, first_number=len(dl.files) + 1 if chunked else None)
+                    dl.files += files
+                    dl.rows += df.height
+                    names = np.repeat(np.array([f.name for f in files], dtype=object), [f.rows for f in files])
+                    truth_parts.append(r.truth.with_columns(file=pl.Series(names.astype(str))))
+                    if d == newest[s]:
+                        shown_newest[s] = r.shown
+            say(f"truth{part}")
+            truth.add("records", pl.concat(truth_parts).sort("source", "as_of", "record_id"))
+            del truth_parts
+            found.append(findings.compute(shown_newest, A, ref))
+            P, Hh, hard = _truth_tables(pop)
+            truth.add("persons", P)
+            truth.add("households", Hh)
+            truth.add("hardship", hard)
+            summary.households += Hh.height
+            summary.hardship_households += hard.height
+            chunk = _next_chunk(chunk, pop)
+            del pop, A, clean, shown_newest, P, Hh, hard
+        truth.close()
+    except BaseException:
+        truth.abort()
+        raise
+    f = found[0] if len(found) == 1 else pl.concat(found, how="vertical_relaxed").sort(
+        "finding_type", "source", "record_id", "person_uid", nulls_last=True, maintain_order=True)
+    f.write_parquet(truth_dir / "findings.parquet", statistics=False)
+    summary.findings = dict(sorted(f.group_by("finding_type").len().iter_rows()))
+    for (s, d), dl in delivered.items():
+        if plan.manifest[(s, d)]:
+            writers.write_manifest(dl.folder, s, d, dl.files)
+        summary.deliveries.append(DeliverySummary(
+            source=s, as_of=d, format=plan.fmt[s], encoding=plan.encoding[(s, d)],
+            files=tuple(dl.folder / f.name for f in dl.files), rows=dl.rows, manifest=plan.manifest[(s, d)]))
+        if d == newest[s]:
+            summary.records[s] = dl.rows
+    if chunked:
+        say("checking uniqueness over chunks")
+        _check_unique_over_chunks(truth_dir)
     say("done")
     return summary

@@ -183,4 +183,4 @@ def add(pop: Population, rng_for, as_of: date) -> Population:
         pl.Series("assistance_status", list(np.where(assisted, status_h, None)), dtype=pl.String),
     )
     del gen
-    return Population(geo=pop.geo, households=Hh, persons=P)
+    return Population(geo=pop.geo, households=Hh, persons=P, chunk=pop.chunk)

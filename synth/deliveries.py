@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from synth.attributes import LOW_INCOME
+from synth.chunks import Chunk
 from synth.population import Population, zpad
 from synth.profiles import Profile
 from synth.rng import pick
@@ -42,16 +43,17 @@ STAGE_START = {"学前": 3, "小学": 6, "初中": 12, "高中": 15, "中职": 1
 
 @dataclass
 class Arrays:
-    """Person and household columns as numpy arrays, for fast gathering by index."""
+    """Person and household columns as numpy arrays, for fast gathering by index (and their chunk)."""
 
     p: dict[str, np.ndarray]
     h: dict[str, np.ndarray]
+    chunk: Chunk
 
     @classmethod
     def of(cls, pop: Population) -> Arrays:
         p = {c: pop.persons[c].to_numpy() for c in pop.persons.columns if c != "hardship_reasons"}
         h = {c: pop.households[c].to_numpy() for c in pop.households.columns if c != "hardship_reasons"}
-        return cls(p=p, h=h)
+        return cls(p=p, h=h, chunk=pop.chunk)
 
 
 def _obj(a: np.ndarray) -> np.ndarray:
@@ -83,9 +85,11 @@ def _person_phone(A: Arrays, idx: np.ndarray) -> np.ndarray:
     return np.where(own == None, hh, own)  # noqa: E711
 
 
-def _county_seq_keys(prefix: np.ndarray, rng: np.random.Generator, n: int, width: int) -> np.ndarray:
-    seq = rng.permutation(n) + 1 + int(rng.integers(10**(width - 2)))
-    return prefix + zpad(seq, width)
+def _county_seq_keys(prefix: np.ndarray, rng: np.random.Generator, n: int, width: int, chunk: Chunk) -> np.ndarray:
+    """Record numbers from a random start, in the chunk's residue class (unique over all chunks)."""
+    order = rng.permutation(n)
+    start = int(rng.integers(10**(width - 2) // chunk.count))
+    return prefix + zpad((order + start) * chunk.count + chunk.index + 1, width)
 
 
 def dead_by(A: Arrays, idx: np.ndarray, when: date) -> np.ndarray:
@@ -121,7 +125,7 @@ def health(A: Arrays, rng: np.random.Generator, p: Profile, as_of: date) -> pl.D
     upd = _days_before(as_of, rng, n, 0, 200)
     upd = np.where(d, np.minimum(death + rng.integers(1, 30, n).astype("timedelta64[D]"),
                                  np.datetime64(as_of, "D")), upd)
-    keys = _county_seq_keys(_obj(A.p["county_code"][rows]), rng, n, 10)
+    keys = _county_seq_keys(_obj(A.p["county_code"][rows]), rng, n, 10, A.chunk)
     return frame({
         "record_id": keys, "_pidx": rows, "_dup": is_dup_row, "_guardian_id": guardian_id, "_protect": d,
         "name": _obj(A.p["name"][rows]), "id_number": _obj(ids), "sex": _obj(A.p["sex"][rows]),
@@ -186,7 +190,7 @@ def education(A: Arrays, rng: np.random.Generator, p: Profile, as_of: date, ref:
                    np.where((stage != "高校") & ~A.h["is_urban"][hh] & (rng.random(n) < 0.3), "营养改善计划",
                             np.where(rng.random(n) < 0.5, "无", None))).astype(object)
     county_code = _obj(A.p["county_code"][rows])
-    local = "L" + _county_seq_keys(county_code, rng, n, 8)
+    local = "L" + _county_seq_keys(county_code, rng, n, 8, A.chunk)
     key = np.where((own != None) & ~is_dup, "G" + np.where(own == None, "", own), local)  # noqa: E711
     return frame({
         "record_id": _obj(key), "_pidx": rows, "_dup": is_dup, "_guardian_id": guardian_id,
@@ -200,10 +204,19 @@ def education(A: Arrays, rng: np.random.Generator, p: Profile, as_of: date, ref:
 
 # --- civil affairs ------------------------------------------------------------------------
 
+def village_seq(pop: Population) -> np.ndarray:
+    """Each household's number within its village, after those numbered by earlier chunks."""
+    seq = pop.households.select(pl.int_range(1, pl.len() + 1).over("village_code").alias("s"))["s"].to_numpy()
+    before = pop.chunk.village_households
+    if before:
+        seq = seq + pop.households["village_code"].replace_strict(
+            dict(before), default=0, return_dtype=pl.Int64).to_numpy()
+    return seq
+
+
 def household_numbers(pop: Population) -> np.ndarray:
     """户编号: the village code and the household's number within the village."""
-    seq = pop.households.select(pl.int_range(1, pl.len() + 1).over("village_code").alias("s"))["s"].to_numpy()
-    return pop.households["village_code"].to_numpy().astype(object) + zpad(seq, 4)
+    return pop.households["village_code"].to_numpy().astype(object) + zpad(village_seq(pop), 4)
 
 
 def civil_affairs(pop: Population, A: Arrays, rng: np.random.Generator, p: Profile, as_new: date,
@@ -311,7 +324,7 @@ def housing(pop: Population, A: Arrays, rng: np.random.Generator, p: Profile, as
     danger = np.where(is_dup, "A", A.h["danger_rating"][rows_h]).astype(object)
     subsidy = np.where(is_dup, np.nan, A.h["renovation_subsidy"][rows_h])
     area = np.where(is_dup, rng.uniform(60, 130, n).round(1), A.h["floor_area"][rows_h])
-    seq = pop.households.select(pl.int_range(1, pl.len() + 1).over("village_code").alias("s"))["s"].to_numpy()
+    seq = village_seq(pop)
     key = "FW" + _obj(A.h["village_code"][rows_h]) + zpad(seq[rows_h] + np.where(is_dup, 5000, 0), 4)
     return frame({
         "record_id": key, "_pidx": who, "_dup": is_dup, "_guardian_id": np.zeros(n, bool),
@@ -348,7 +361,7 @@ def employment(A: Arrays, rng: np.random.Generator, p: Profile, as_new: date,
     is_dup = np.concatenate([np.zeros(idx.size, bool), np.ones(dup.size, bool)])
     n = rows.size
     ids = A.p["id_number"][rows]
-    sb = "SB" + _county_seq_keys(_obj(A.p["county_code"][rows]), rng, n, 8)
+    sb = "SB" + _county_seq_keys(_obj(A.p["county_code"][rows]), rng, n, 8, A.chunk)
     key = np.where((ids != None) & ~is_dup & (rng.random(n) < 0.5), ids, sb).astype(object)  # noqa: E711
     status = A.p["employment_status"][rows].astype(object)
     wage = A.p["monthly_wage"][rows].copy()

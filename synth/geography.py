@@ -11,6 +11,7 @@ with the population so that villages keep a realistic few hundred to a thousand 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,13 +88,29 @@ def _name_pool(rng: np.random.Generator) -> list[str]:
     return [pool[i] for i in order]
 
 
+def _county_names(pool: list[str], rng: np.random.Generator) -> Iterator[str]:
+    """Distinct place names for one county: the shuffled ``pool``, then three-part names.
+
+    The pool (about 2,400 names) runs out in counties of more than about 400,000 people
+    (a 4M-person prefecture); the three-part names are drawn only then, so smaller
+    prefectures come out as before.
+    """
+    yield from pool
+    used = set(pool)
+    while True:
+        name = _P1[int(rng.integers(len(_P1)))] + pool[int(rng.integers(len(pool)))]
+        if name not in used and name[0] != name[1]:
+            used.add(name)
+            yield name
+
+
 def build(persons: int, rng: np.random.Generator) -> Geography:
     """Counties → townships → villages, sized for ``persons`` people."""
     n_town = int(np.clip(round(persons / len(COUNTIES) / 8000), 2, 25))
     n_vill = int(np.clip(round(persons / len(COUNTIES) / n_town / 700), 2, 40))
     cols: dict[str, list] = {k: [] for k in ("cc", "cn", "tc", "tn", "vc", "vn", "urb", "ng", "est", "w")}
     for ccode, cname, cweight, urban_share in COUNTIES:
-        names = iter(_name_pool(rng))
+        names = _county_names(_name_pool(rng), rng)
         streets = list(rng.permutation(len(_STREET)))
         n_urban_t = max(1, round(n_town * urban_share))
         weights = []

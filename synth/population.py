@@ -16,13 +16,17 @@ seconds, in three steps:
    the county as region for natives and another province for in-migrants; phones;
    deaths; addresses (residence, and the registered 户籍 address where it differs).
 
+A large population is built one chunk of households at a time (``synth.chunks``): the
+chunk carries where uids start and which share of the ID sequences and phone digits it
+may draw from, so that nothing repeats across chunks.
+
 Department-level attributes (health, work, housing, assistance) are in
 ``synth.attributes``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -30,6 +34,7 @@ import polars as pl
 
 from ingest.normalise import gb11643
 from synth import geography, names
+from synth.chunks import Chunk
 from synth.geography import Geography
 from synth.profiles import Profile
 
@@ -55,11 +60,12 @@ MOBILE_PREFIX = np.array(["130", "131", "132", "133", "135", "136", "137", "138"
 
 @dataclass
 class Population:
-    """Households and persons as polars frames (the truth), plus the geography."""
+    """Households and persons as polars frames (the truth), plus the geography and the chunk they are."""
 
     geo: Geography
     households: pl.DataFrame
     persons: pl.DataFrame
+    chunk: Chunk = field(default_factory=Chunk)
 
 
 def zpad(values: np.ndarray, width: int) -> np.ndarray:
@@ -72,18 +78,19 @@ def _repeats(values: np.ndarray) -> np.ndarray:
     return ~pl.Series(list(values), dtype=pl.String).is_first_distinct().to_numpy()
 
 
-def _digits(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
-    return zpad(rng.integers(0, 10**k, size=n), k)
+def _digits(rng: np.random.Generator, n: int, k: int, chunk: Chunk) -> np.ndarray:
+    """``k`` random digits from the chunk's share of the numbers (no clash with another chunk)."""
+    return zpad(chunk.share(rng, 10**k, n), k)
 
 
-def _unique_mobiles(rng: np.random.Generator, n: int) -> np.ndarray:
-    out = MOBILE_PREFIX[rng.integers(MOBILE_PREFIX.size, size=n)] + _digits(rng, n, 8)
+def _unique_mobiles(rng: np.random.Generator, n: int, chunk: Chunk) -> np.ndarray:
+    out = MOBILE_PREFIX[rng.integers(MOBILE_PREFIX.size, size=n)] + _digits(rng, n, 8, chunk)
     while True:
         dup = _repeats(out)
         if not dup.any():
             return out
         k = int(dup.sum())
-        out[dup] = MOBILE_PREFIX[rng.integers(MOBILE_PREFIX.size, size=k)] + _digits(rng, k, 8)
+        out[dup] = MOBILE_PREFIX[rng.integers(MOBILE_PREFIX.size, size=k)] + _digits(rng, k, 8, chunk)
 
 
 def _households(persons: int, geo: Geography, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -123,9 +130,10 @@ def _households(persons: int, geo: Geography, rng: np.random.Generator) -> dict[
     return {"village": vill, "shape": shape, "n_g": counts[:, 0], "n_p": counts[:, 1], "n_c": counts[:, 2]}
 
 
-def build(persons: int, rng_for, as_of: date, profile: Profile) -> Population:
-    """The whole population. ``rng_for(name)`` gives the named random stream."""
-    geo = geography.build(persons, rng_for("geography"))
+def build(persons: int, rng_for, as_of: date, profile: Profile, geo: Geography,
+          chunk: Chunk | None = None) -> Population:
+    """The population of one chunk (by default the whole). ``rng_for(name)`` gives the named random stream."""
+    chunk = chunk or Chunk()
     rng = rng_for("households")
     hh = _households(persons, geo, rng)
     H = hh["shape"].shape[0]
@@ -295,7 +303,7 @@ def build(persons: int, rng_for, as_of: date, profile: Profile) -> Population:
     origin_code = np.array([o[0] for o in geography.ORIGINS], dtype=object)[origin]
     born_here = c & (rng.random(N) < 0.5)
     region = np.where((mig == "in_migrant") & ~born_here, origin_code[h], region)
-    seq = 2 * rng.integers(0, 500, size=N) + (sex == "M")
+    seq = 2 * chunk.share(rng, 500, N) + (sex == "M")
     ids = _make_ids(region, birth, seq)
     for attempt in range(60):
         dup = _repeats(ids)
@@ -303,7 +311,7 @@ def build(persons: int, rng_for, as_of: date, profile: Profile) -> Population:
             break
         if attempt == 59:
             raise RuntimeError("synth: could not make ID numbers unique")
-        seq[dup] = 2 * rng.integers(0, 500, size=int(dup.sum())) + (sex[dup] == "M")
+        seq[dup] = 2 * chunk.share(rng, 500, int(dup.sum())) + (sex[dup] == "M")
         ids[dup] = _make_ids(region[dup], birth[dup], seq[dup])
     rural_p = ~urban_h[h]
     vulnerable = (rural_p & (age_int >= 70)) | is_min | (age_int < 1)
@@ -323,9 +331,9 @@ def build(persons: int, rng_for, as_of: date, profile: Profile) -> Population:
     rng = rng_for("phones")
     p_mob = np.select([age_int < 12, age_int < 18, age_int < 70], [0.0, 0.4, 0.95], 0.5)
     has_mob = rng.random(N) < p_mob
-    mobile = np.where(has_mob, _unique_mobiles(rng, N), None)
+    mobile = np.where(has_mob, _unique_mobiles(rng, N, chunk), None)
     landline = np.where(rng.random(H) < np.where(urban_h, 0.05, 0.02),
-                        geography.AREA_CODE + "-" + _digits(rng, H, 7), None)
+                        geography.AREA_CODE + "-" + _digits(rng, H, 7, chunk), None)
     # household contact: the head's mobile, else the first member with one, else the landline
     is_head = rel == "户主"
     mob_order = np.where(has_mob, np.where(is_head, 0, 1 + pos), 10**6)
@@ -375,8 +383,8 @@ def build(persons: int, rng_for, as_of: date, profile: Profile) -> Population:
     registered = registered_h[h]
     registered = np.where((mig == "in_migrant") & born_here, address[h], registered)
 
-    hh_uid = "H" + zpad(np.arange(1, H + 1), 7)
-    p_uid = "P" + zpad(np.arange(1, N + 1), 8)
+    hh_uid = "H" + zpad(chunk.household_offset + np.arange(1, H + 1), 7)
+    p_uid = "P" + zpad(chunk.person_offset + np.arange(1, N + 1), 8)
     households = pl.DataFrame({
         "household_uid": hh_uid, "shape": shape_name.astype(str),
         "county_code": county_h.astype(str), "township_code": geo.township_code[vill].astype(str),
@@ -405,7 +413,7 @@ def build(persons: int, rng_for, as_of: date, profile: Profile) -> Population:
         namesake_of=pl.when(pl.col("namesake_of_idx") >= 0)
         .then(pl.col("person_uid").gather(pl.col("namesake_of_idx").clip(0))),
     ).drop("namesake_of_idx")
-    return Population(geo=geo, households=households, persons=persons_df)
+    return Population(geo=geo, households=households, persons=persons_df, chunk=chunk)
 
 
 def _str(a: np.ndarray) -> pl.Series:

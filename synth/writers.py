@@ -3,7 +3,8 @@
 Byte-for-byte reproducible: rows arrive sorted, CSV and Parquet writers are
 deterministic, and XLSX metadata carries a fixed creation time. Large deliveries are
 split into numbered files (``参保人员_20261031_01.csv`` …), and an XLSX file never
-holds more rows than a sheet can (1,048,576 including the header).
+holds more rows than a sheet can (1,048,576 including the header). A population
+generated in chunks appends each chunk's files to the delivery, numbering on.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from synth.messy import CELL_DATE, CELL_NUMBER
 
@@ -87,15 +89,20 @@ def _xlsx_bytes(df: pl.DataFrame, path: Path) -> bytes:
 
 
 def write_delivery(folder: Path, stem: str, as_of: date, fmt: str, encoding: str, table: pl.DataFrame,
-                   max_rows: int) -> list[WrittenFile]:
-    """Write ``table`` as one or more files of ``fmt`` into ``folder``; returns what was written."""
+                   max_rows: int, *, first_number: int | None = None) -> list[WrittenFile]:
+    """Write ``table`` as one or more files of ``fmt`` into ``folder``; returns what was written.
+
+    ``first_number`` continues a delivery written in several calls (one per chunk of the
+    population): every file is then numbered, from that number on.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     limit = min(max_rows, XLSX_MAX_ROWS) if fmt == "xlsx" else max_rows
     parts = max(1, -(-table.height // limit))
+    numbered = parts > 1 or first_number is not None
     written = []
     for k in range(parts):
         chunk = table.slice(k * limit, limit)
-        suffix = f"_{k + 1:02d}" if parts > 1 else ""
+        suffix = f"_{(first_number or 1) + k:02d}" if numbered else ""
         name = f"{stem}_{as_of:%Y%m%d}{suffix}.{fmt}"
         if fmt == "csv":
             data = _csv_bytes(chunk, encoding)
@@ -115,3 +122,55 @@ def write_manifest(folder: Path, source: str, as_of: date, files: list[WrittenFi
     path = folder / "MANIFEST.json"
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+class TruthTables:
+    """The truth's parquet files (``<name>.parquet``), written whole or appended to chunk by chunk.
+
+    Written whole (one chunk), polars writes each table once, as the generator always has.
+    Appended to (several chunks), a pyarrow writer per table adds each chunk's rows, cast to
+    the first chunk's schema, so only one chunk is ever in memory; a file appears under its
+    name only when complete (``close``).
+    """
+
+    def __init__(self, folder: Path, append: bool) -> None:
+        self.folder = folder
+        self.append = append
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._written: set[str] = set()
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, name: str) -> Path:
+        return self.folder / f"{name}.parquet"
+
+    def add(self, name: str, df: pl.DataFrame) -> None:
+        if not self.append:
+            if name in self._written:
+                raise RuntimeError(f"synth bug: truth table {name} written twice")
+            df.write_parquet(self.path(name), statistics=False)
+            self._written.add(name)
+            return
+        table = df.to_arrow()
+        writer = self._writers.get(name)
+        if writer is None:
+            writer = pq.ParquetWriter(self._partial(name), table.schema, compression="zstd",
+                                      write_statistics=False)
+            self._writers[name] = writer
+        writer.write_table(table.cast(writer.schema))
+
+    def _partial(self, name: str) -> Path:
+        return self.folder / f".{name}.parquet.part"
+
+    def close(self) -> None:
+        """Finish every appended file and put it in place."""
+        for name, writer in self._writers.items():
+            writer.close()
+            self._partial(name).replace(self.path(name))
+        self._writers.clear()
+
+    def abort(self) -> None:
+        """Drop unfinished appended files (a failed run leaves no truncated truth behind)."""
+        for name, writer in self._writers.items():
+            writer.close()
+            self._partial(name).unlink(missing_ok=True)
+        self._writers.clear()
