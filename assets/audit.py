@@ -21,7 +21,7 @@ __all__ = ["FINDINGS_SCHEMA", "audit_assets", "findings", "report"]
                       "record that shows it and readable evidence.")
 def findings(hhlink: HhlinkResource) -> dg.MaterializeResult:
     with hhlink.connect() as con:
-        table = compute_findings(con, load_sources(), hhlink.reference_date)
+        table = compute_findings(con, load_sources(), hhlink.reference_date, hhlink.pseudonym_key)
         db.replace(con, "findings", table)
     counts = table.group_by("finding_type").len().sort("finding_type")
     return dg.MaterializeResult(metadata={

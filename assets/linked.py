@@ -4,16 +4,16 @@ One multi-asset, because one resolution run writes all of these tables together 
 ids in `person_xref`, `household_member` and `person_link` must come from the same
 clustering). The work is `resolution.run.resolve`; this is only the Dagster wrapper.
 Reviewer decisions are read from ``HHLINK_DECISIONS`` or ``decisions.csv`` beside the
-warehouse.
+warehouse. A new delivery of one source is linked incrementally when it can be
+(`resolution.incremental`); ``HHLINK_FULL_RELINK=1`` re-links everything.
 """
-
-from __future__ import annotations
 
 import os
 from pathlib import Path
 
 import dagster as dg
 
+from assets.operability import guarded
 from assets.resources import HhlinkResource, reporter
 from ingest.sources import SourceConfig
 from resolution.link import LinkConfig
@@ -46,12 +46,16 @@ def linked_assets(sources: dict[str, SourceConfig]) -> list[dg.AssetsDefinition]
         specs=[dg.AssetSpec(name, kinds={"duckdb"}, description=desc, deps=staged_keys)
                for name, desc in LINKED_TABLES.items()],
     )
-    def persons(context, hhlink: HhlinkResource):
-        with hhlink.connect() as con:
+    def persons(context: dg.AssetExecutionContext, hhlink: HhlinkResource):
+        with guarded(context), hhlink.connect() as con:
             summary = resolve(con, link_config(hhlink.warehouse), sources, progress=reporter(context))
         reporter(context)(summary.line())
+        report = hhlink.reports_path / "site" / "linkage.html"
         meta = {
-            "person_xref": {"dagster/row_count": summary.records, "persons": summary.persons},
+            "person_xref": {"dagster/row_count": summary.records, "persons": summary.persons,
+                            "mode": summary.mode, "why": summary.why,
+                            "seconds": round(sum(summary.timings.values()), 1),
+                            "linkage report": dg.MetadataValue.path(str(report))},
             "household_member": {"dagster/row_count": summary.persons, "households": summary.households},
             "person_link": {"pairs_scored": summary.pairs_scored, "links": summary.links},
             "review_queue": {"dagster/row_count": summary.review},

@@ -19,6 +19,8 @@ import duckdb
 from ingest import db
 from ingest.publish import ensure_work
 from ingest.testhook import pause_point
+from privacy.analyst import analyst_path
+from privacy.pseudonyms import DEMO_KEY
 
 progress_log = logging.getLogger("hhlink.progress")
 
@@ -38,6 +40,10 @@ class HhlinkResource(dg.ConfigurableResource):
     warehouse: str  # the published file; readers open it read-only, the run only replaces it
     reports: str = ""
     as_of: str = ""  # reference date for freshness, YYYY-MM-DD; empty means today
+    analyst: str = ""  # the analyst database (no personal data); empty means `<warehouse stem>.analyst.duckdb`
+    # Secret for pseudonyms; set as dg.EnvVar("HHLINK_PSEUDONYM_KEY") (pipelines.definitions) so that Dagster
+    # never stores or shows its value. The default is public, for demo data only (the publish step warns).
+    pseudonym_key: str = DEMO_KEY
 
     @property
     def landing_path(self) -> Path:
@@ -46,6 +52,10 @@ class HhlinkResource(dg.ConfigurableResource):
     @property
     def reports_path(self) -> Path:
         return Path(self.reports) if self.reports else Path(self.warehouse).parent / "reports"
+
+    @property
+    def analyst_path(self) -> Path:
+        return analyst_path(self.warehouse, self.analyst)
 
     @property
     def reference_date(self) -> date:

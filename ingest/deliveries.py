@@ -1,8 +1,10 @@
 """Ingesting a source's deliveries: landing → raw → staged, with the accounting kept.
 
-`ingest_raw` and `stage_source` are the cores behind each source's two Dagster
-assets. Both skip deliveries whose content they have already processed (by a
-fingerprint of the files), so re-running over unchanged deliveries changes nothing.
+`ingest_delivery` and `stage_delivery` are the cores behind each source's two Dagster
+assets, one delivery (partition) at a time; `ingest_raw` and `stage_source` do every
+delivery of a source at once (benchmarks, the bad-input corpus). All skip deliveries
+whose content they have already processed (by a fingerprint of the files), so
+re-running over unchanged deliveries changes nothing.
 The `meta.delivery_log` table is written only here; the contract's `deliveries`
 table is built from it by `deliveries_table`.
 
@@ -115,46 +117,68 @@ def ingest_raw(con: duckdb.DuckDBPyConnection, landing: Path, config: SourceConf
     for d in discover(landing, [config.source]):
         if d.source != config.source or d.as_of is None:
             continue  # other sources' folders and undated folders are the inventory's business
-        if d.pending:  # still being written: not read, not logged; whatever was known of it stays
-            outcomes.append(Outcome(d.source, d.as_of, PENDING, 0, d.pending))
-            progress(outcomes[-1].line())
-            continue
-        before = snapshot(d)
-        hashes = hash_files(d)
-        fp = fingerprint_of(hashes)
-        prev = known.get(d.as_of)
-        if prev and prev["fingerprint"] == fp:
-            outcomes.append(Outcome(d.source, d.as_of, "unchanged", prev["rows_delivered"] or 0))
-            continue
-        progress(f"{d.label}: reading {len(d.files)} file(s)")
-        row = {"source": d.source, "as_of": d.as_of, "folder": str(d.folder), "fingerprint": fp,
-               "files": ", ".join(p.name for p in d.files), "rows_delivered": 0}
-        try:
-            got = _load_raw(con, d, config, hashes, before)
-        except _ChangedWhileReading as exc:  # nothing written: whatever was known of this delivery stays
-            outcomes.append(Outcome(d.source, d.as_of, PENDING, 0, str(exc)))
-            progress(outcomes[-1].line())
-            continue
-        except DeliveryRejected as exc:
-            reason = str(exc)
-        except Exception as exc:  # a reader bug must not stop the other deliveries
-            log.exception("unexpected error reading %s", d.label)
-            reason = f"unexpected error while reading ({type(exc).__name__}: {str(exc)[:160]})"
-        else:
-            extra = _extra_columns(got.columns, config)
-            row.update(status=ACCEPTED, rows_delivered=got.rows, format=got.format,
-                       encodings=", ".join(sorted(set(got.encodings))) or None, manifest=got.manifest,
-                       extra_columns=", ".join(extra) or None)
-            _write_log_row(con, row)
-            outcomes.append(Outcome(d.source, d.as_of, ACCEPTED, got.rows))
-            progress(outcomes[-1].line())
-            continue
-        db.delete_where(con, raw_table(d.source), "_as_of = ?", [d.as_of])
-        row.update(status=REJECTED, reason=reason, rows_staged=0, rows_quarantined=0)
-        _write_log_row(con, row)
-        outcomes.append(Outcome(d.source, d.as_of, REJECTED, 0, reason))
-        progress(outcomes[-1].line())
+        outcomes.append(_ingest_one(con, d, config, known.get(d.as_of), progress))
     return outcomes
+
+
+def ingest_delivery(con: duckdb.DuckDBPyConnection, landing: Path, config: SourceConfig, as_of: date,
+                    progress: Progress = log.info) -> Outcome:
+    """Load one delivery (a Dagster partition) into `raw.<source>` when it is new or changed.
+
+    A folder that is gone from the landing zone keeps whatever was known of it (history).
+    """
+    db.ensure_schemas(con)
+    found = [d for d in discover(landing, [config.source])
+             if d.source == config.source and d.folder.name == as_of.isoformat()]
+    prev = _log(con, config.source).filter(pl.col("as_of") == as_of)
+    if not found:
+        status = prev["status"][0] if prev.height else "missing"
+        return Outcome(config.source, as_of, status, int(prev["rows_delivered"][0] or 0) if prev.height else 0,
+                       f"folder {config.source}/{as_of} is no longer in the landing zone")
+    return _ingest_one(con, found[0], config, prev.row(0, named=True) if prev.height else None, progress)
+
+
+def _ingest_one(con: duckdb.DuckDBPyConnection, d, config: SourceConfig, prev: dict | None,
+                progress: Progress) -> Outcome:
+    if d.pending:  # still being written: not read, not logged; whatever was known of it stays
+        outcome = Outcome(d.source, d.as_of, PENDING, 0, d.pending)
+        progress(outcome.line())
+        return outcome
+    before = snapshot(d)
+    hashes = hash_files(d)
+    fp = fingerprint_of(hashes)
+    if prev and prev["fingerprint"] == fp:
+        return Outcome(d.source, d.as_of, "unchanged", prev["rows_delivered"] or 0)
+    progress(f"{d.label}: reading {len(d.files)} file(s)")
+    row = {"source": d.source, "as_of": d.as_of, "folder": str(d.folder), "fingerprint": fp,
+           "files": ", ".join(p.name for p in d.files), "rows_delivered": 0}
+    try:
+        got = _load_raw(con, d, config, hashes, before)
+    except _ChangedWhileReading as exc:  # nothing written: whatever was known of this delivery stays
+        outcome = Outcome(d.source, d.as_of, PENDING, 0, str(exc))
+        progress(outcome.line())
+        return outcome
+    except DeliveryRejected as exc:
+        reason = str(exc)
+    except Exception as exc:  # a reader bug must not stop the other deliveries
+        log.exception("unexpected error reading %s", d.label)
+        reason = f"unexpected error while reading ({type(exc).__name__}: {str(exc)[:160]})"
+    else:
+        extra = _extra_columns(got.columns, config)
+        row.update(status=ACCEPTED, rows_delivered=got.rows, format=got.format,
+                   encodings=", ".join(sorted(set(got.encodings))) or None, manifest=got.manifest,
+                   extra_columns=", ".join(extra) or None)
+        _write_log_row(con, row)
+        outcome = Outcome(d.source, d.as_of, ACCEPTED, got.rows)
+        progress(outcome.line())
+        return outcome
+    db.delete_where(con, raw_table(d.source), "_as_of = ?", [d.as_of])
+    row.update(status=REJECTED, reason=reason, rows_staged=0, rows_quarantined=0)
+    _write_log_row(con, row)
+    outcome = Outcome(d.source, d.as_of, REJECTED, 0, reason)
+    progress(outcome.line())
+    return outcome
+
 
 def _batch_rows() -> int:
     value = os.environ.get(BATCH_ROWS_ENV, "").strip()
@@ -285,23 +309,57 @@ def stage_source(con: duckdb.DuckDBPyConnection, config: SourceConfig,
                 db.delete_where(con, t, f"{extra}as_of NOT IN ({', '.join('?' * len(keep))})", params + keep)
             else:
                 db.delete_where(con, t, f"{extra}TRUE", params)
-    outcomes = []
-    for row in accepted.iter_rows(named=True):
-        if row["staged_fingerprint"] == row["fingerprint"]:
-            outcomes.append(Outcome(src, row["as_of"], "unchanged", row["rows_staged"] or 0))
-            continue
-        progress(f"{src}/{row['as_of']}: normalising {row['rows_delivered']:,} rows")
-        counts = _stage_delivery(con, config, row["as_of"], progress)
-        row.update(rows_staged=counts.staged, rows_quarantined=counts.quarantined,
-                   rows_with_issues=counts.with_issues, staged_fingerprint=row["fingerprint"])
-        _write_log_row(con, row)
-        outcomes.append(Outcome(src, row["as_of"], "staged", counts.staged,
-                                f"{counts.quarantined:,} quarantined, {counts.with_issues:,} with issues"))
-        progress(outcomes[-1].line())
+    outcomes = [_stage_logged(con, config, row, progress) for row in accepted.iter_rows(named=True)]
+    _refresh_current(con, src)
+    return outcomes
+
+
+def stage_delivery(con: duckdb.DuckDBPyConnection, config: SourceConfig, as_of: date,
+                   progress: Progress = log.info) -> Outcome:
+    """Stage one delivery (a Dagster partition) as `ingest_delivery` left it in the log.
+
+    Accepted and not yet staged (or changed since): normalised. Rejected: its staged and
+    quarantined rows, if an earlier version of it had any, leave the staged layer.
+    Not logged (still being written, or never read): nothing happens.
+    """
+    db.ensure_schemas(con)
+    src = config.source
+    entry = _log(con, src).filter(pl.col("as_of") == as_of)
+    if not entry.height:
+        outcome = Outcome(src, as_of, "not ingested", 0, "no accepted version of this delivery has been read")
+    elif entry["status"][0] != ACCEPTED:
+        for t, extra in ((staged_table(src), ""), ("quarantine.rows", "source = ? AND ")):
+            if db.table_exists(con, t):
+                db.delete_where(con, t, f"{extra}as_of = ?", ([src] if extra else []) + [as_of])
+        outcome = Outcome(src, as_of, REJECTED, 0, entry["reason"][0])
+    else:
+        outcome = _stage_logged(con, config, entry.row(0, named=True), progress)
+    _refresh_current(con, src)
+    return outcome
+
+
+def _stage_logged(con: duckdb.DuckDBPyConnection, config: SourceConfig, row: dict, progress: Progress) -> Outcome:
+    """Stage one accepted delivery of the log unless its content was already staged."""
+    src = config.source
+    if row["staged_fingerprint"] == row["fingerprint"]:
+        return Outcome(src, row["as_of"], "unchanged", row["rows_staged"] or 0)
+    progress(f"{src}/{row['as_of']}: normalising {row['rows_delivered']:,} rows")
+    counts = _stage_delivery(con, config, row["as_of"], progress)
+    row.update(rows_staged=counts.staged, rows_quarantined=counts.quarantined,
+               rows_with_issues=counts.with_issues, staged_fingerprint=row["fingerprint"])
+    _write_log_row(con, row)
+    outcome = Outcome(src, row["as_of"], "staged", counts.staged,
+                      f"{counts.quarantined:,} quarantined, {counts.with_issues:,} with issues")
+    progress(outcome.line())
+    return outcome
+
+
+def _refresh_current(con: duckdb.DuckDBPyConnection, src: str) -> None:
+    """`staged.current_<source>`: the newest delivery still in the staged layer (rejected ones never are)."""
+    table = staged_table(src)
     if db.table_exists(con, table):
         con.execute(f"CREATE OR REPLACE VIEW staged.current_{src} AS SELECT * FROM {table} "
                     f"WHERE as_of = (SELECT max(as_of) FROM {table})")
-    return outcomes
 
 
 DELIVERIES_SCHEMA: dict[str, pl.DataType] = {

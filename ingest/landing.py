@@ -11,6 +11,10 @@ a file with a transfer suffix (`.part`, `.tmp`, `.partial`, `.filepart`,
 `.crdownload`, `.download`, `.uploading`) is in the folder, a file was modified less
 than `HHLINK_SETTLE_SECONDS` ago (default 0: off), or a file's size or modification
 time changed while the delivery was being read (`snapshot` before and after).
+
+The landing-zone sensors wait longer before they even ask for a delivery to be read
+(`incomplete`): its MANIFEST.json must be there, or its files must have been quiet for
+`HHLINK_QUIET_SECONDS` (default 60).
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ import polars as pl
 from ingest.readers import FILE_COL, ROW_COL, DeliveryRejected, check_headers, spool_csv, spool_parquet, spool_xlsx
 from ingest.sources import SourceConfig
 
-__all__ = ["FILE_COL", "ROW_COL", "Delivery", "DeliveryRejected", "ReadDelivery", "SpooledDelivery", "discover",
-           "fingerprint", "hash_files", "read_delivery", "snapshot", "spool_delivery", "verify_manifest"]
+__all__ = ["FILE_COL", "ROW_COL", "Delivery", "DeliveryRejected", "ReadDelivery", "SpooledDelivery", "change_token",
+           "discover", "fingerprint", "hash_files", "incomplete", "quiet_seconds", "read_delivery", "snapshot",
+           "spool_delivery", "verify_manifest"]
 
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
 MANIFEST = "MANIFEST.json"
@@ -115,6 +120,43 @@ def snapshot(delivery: Delivery) -> dict[str, tuple[int, int]]:
             st = p.stat()
             out[p.name] = (st.st_size, st.st_mtime_ns)
     return out
+
+
+QUIET_ENV, QUIET_SECONDS = "HHLINK_QUIET_SECONDS", 60.0
+
+
+def quiet_seconds() -> float:
+    """How long a delivery without a manifest must stay unchanged before it counts as complete."""
+    value = os.environ.get(QUIET_ENV, "").strip()
+    try:
+        seconds = float(value) if value else QUIET_SECONDS
+    except ValueError:
+        raise ValueError(f"{QUIET_ENV} must be a number of seconds, not {value!r}") from None
+    if seconds < 0:
+        raise ValueError(f"{QUIET_ENV} must not be negative, not {value!r}")
+    return seconds
+
+
+def incomplete(delivery: Delivery, quiet: float, now: float | None = None) -> str | None:
+    """Why a watcher should not pick this delivery up yet, or None when it is complete.
+
+    Complete means: no unfinished transfer in the folder, and either its MANIFEST.json is
+    there (senders write it last) or no file has changed for `quiet` seconds.
+    """
+    if delivery.pending and "unfinished transfer" in delivery.pending:
+        return delivery.pending
+    if (delivery.folder / MANIFEST).exists():
+        return None
+    times = [p.stat().st_mtime for p in delivery.folder.iterdir() if p.is_file()] if delivery.folder.is_dir() else []
+    if not times:
+        return "no files yet"
+    age = (time.time() if now is None else now) - max(times)
+    return None if age >= quiet else f"no manifest and a file changed {age:.0f} s ago (quiet period {quiet:.0f} s)"
+
+
+def change_token(delivery: Delivery) -> str:
+    """Names, sizes and modification times of the delivery's files, hashed: cheap to watch, unlike checksums."""
+    return hashlib.sha256(repr(sorted(snapshot(delivery).items())).encode()).hexdigest()[:16]
 
 
 def discover(landing: Path, sources: Iterable[str]) -> list[Delivery]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,8 +104,14 @@ def _copy_attach(work: Path, tmp: Path) -> None:
         con.close()
 
 
-def publish(published: str | Path, run_id: str, method: str = "file") -> Published:
-    """Copy the working database into `<published>.tmp-<run_id>` and swap it onto `published`."""
+def publish(published: str | Path, run_id: str, method: str = "file",
+            companions: Sequence[tuple[Path, Path]] = ()) -> Published:
+    """Copy the working database into `<published>.tmp-<run_id>` and swap it onto `published`.
+
+    `companions` are (ready file, published name) pairs built from the same working
+    database (the analyst database): they are renamed right after the warehouse, so a
+    run killed before the swap leaves all of them as they were.
+    """
     if method not in METHODS:
         raise ValueError(f"unknown publish method {method!r}; one of {METHODS}")
     published = Path(published)
@@ -117,7 +124,13 @@ def publish(published: str | Path, run_id: str, method: str = "file") -> Publish
     tmp = published.with_name(f"{published.name}.tmp-{run_id}")
     (_copy_file if method == "file" else _copy_attach)(work, tmp)
     pause_point("publish")
+    for ready, _ in companions:  # on disk before any rename: the renames then follow each other at once
+        _fsync(ready)
     # A WAL beside the published name would be replayed into the new file by the next read-write open.
-    published.with_name(published.name + ".wal").unlink(missing_ok=True)
+    for name in (published, *(name for _, name in companions)):
+        name.with_name(name.name + ".wal").unlink(missing_ok=True)
     _replace(tmp, published)
+    for ready, name in companions:
+        os.replace(ready, name)
+        _fsync(name.parent)
     return Published(published, published.stat().st_size, time.perf_counter() - t0, method)

@@ -85,3 +85,88 @@ def bench_ingest(persons: int, repeat: int = 3, seed: int = 7, profile: str = "t
         f"  CPU time (user + sys)       {med['cpu_s']:7.1f} s   (steadier than wall time on a shared machine)",
         f"  peak memory (RSS)           {med['peak_rss_mb']:7,.0f} MB   (max of runs {worst:,.0f} MB)",
     ])
+
+
+#: Which phase a Dagster step belongs to, by the first prefix of its key that matches.
+PHASES = (("raw__", "ingest: read (landing → raw)"), ("staged__", "ingest: normalise (raw → staged)"),
+          ("deliveries", "accounting"), ("source_freshness", "accounting"),
+          ("persons", "link (persons, households, ids)"), ("findings", "audit: findings"),
+          ("report", "audit: report site"), ("mart", "marts"),
+          ("publish", "publish (warehouse + analyst db)"))
+OTHER_PHASE = "checks and other steps"
+
+
+def _phase(step_key: str) -> str:
+    return next((name for prefix, name in PHASES if step_key.startswith(prefix)), OTHER_PHASE)
+
+
+def _run_once(landing: str, warehouse: str, as_of: str) -> dict[str, float]:
+    import dagster as dg
+
+    from pipelines.runner import run_pipeline
+
+    t0 = time.perf_counter()
+    with dg.DagsterInstance.ephemeral() as instance:
+        run_pipeline(Path(landing), Path(warehouse), as_of=as_of, instance=instance)
+        out: dict[str, float] = {"total": time.perf_counter() - t0}
+        for run in instance.get_runs():
+            for step in instance.get_run_step_stats(run.run_id):
+                if step.start_time and step.end_time:
+                    phase = _phase(step.step_key)
+                    out[phase] = out.get(phase, 0.0) + step.end_time - step.start_time
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["cpu_s"] = usage.ru_utime + usage.ru_stime
+    out["peak_rss_mb"] = _peak_rss_mb()
+    return out
+
+
+def _run_child(landing: str, warehouse: str, as_of: str, queue: mp.Queue) -> None:
+    try:
+        queue.put(_run_once(landing, warehouse, as_of))
+    except Exception as exc:  # reported by the parent as one line
+        queue.put({"error": f"{type(exc).__name__}: {exc}"})
+
+
+def bench_run(persons: int, repeat: int = 3, seed: int = 7, profile: str = "typical", as_of: str = "2026-10-31",
+              landing: Path | None = None, progress: Callable[[str], None] = print) -> str:
+    """End to end, landing zone → published warehouse, analyst database and report (generation not timed).
+
+    Each repetition is `hhlink run` in a fresh process on a fresh warehouse; phase times are
+    the sums of the Dagster steps' durations, so they do not add up to the wall time exactly
+    (run start-up and the hand-over between in-process runs are in the total only).
+    """
+    from datetime import date
+
+    from synth import generate
+
+    with tempfile.TemporaryDirectory(prefix="hhlink-bench-run-") as tmp:
+        root = Path(tmp)
+        if landing is None:
+            progress(f"generating {persons:,} persons ({profile}, seed {seed}) in {root} — not timed")
+            generate(persons, seed, root, profile, as_of=date.fromisoformat(as_of))
+            landing = root / "landing"
+        runs = []
+        ctx = mp.get_context("spawn")
+        for i in range(repeat):
+            wh = root / f"run-{i}" / "warehouse.duckdb"
+            wh.parent.mkdir(parents=True)
+            queue = ctx.Queue()
+            proc = ctx.Process(target=_run_child, args=(str(landing), str(wh), as_of, queue))
+            proc.start()
+            got = queue.get()
+            proc.join()
+            if "error" in got:
+                raise RuntimeError(f"run {i + 1} failed: {got['error']}")
+            runs.append(got)
+            progress(f"run {i + 1}/{repeat}: {got['total']:.1f} s, peak {got['peak_rss_mb']:,.0f} MB")
+            for p in sorted(wh.parent.rglob("*"), reverse=True):  # keep the disk free between runs
+                p.unlink() if p.is_file() or p.is_symlink() else p.rmdir()
+    phases = [name for name in dict.fromkeys([n for _, n in PHASES] + [OTHER_PHASE]) if any(name in r for r in runs)]
+    med = {k: statistics.median(r.get(k, 0.0) for r in runs) for k in ["total", "cpu_s", "peak_rss_mb", *phases]}
+    worst = max(r["peak_rss_mb"] for r in runs)
+    lines = [f"bench run: {persons:,} persons end to end ({landing}), {repeat} runs (median)"]
+    lines += [f"  {name:<40} {med[name]:7.1f} s" for name in phases]
+    lines += [f"  {'total (wall)':<40} {med['total']:7.1f} s",
+              f"  {'CPU time (user + sys)':<40} {med['cpu_s']:7.1f} s",
+              f"  {'peak memory (RSS)':<40} {med['peak_rss_mb']:7,.0f} MB   (max of runs {worst:,.0f} MB)"]
+    return "\n".join(lines)

@@ -107,6 +107,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError(f"landing folder '{landing}' does not exist")
     from pipelines.runner import RunFailed, run_pipeline
 
+    if getattr(args, "full_relink", False):
+        os.environ["HHLINK_FULL_RELINK"] = "1"  # read by the linkage step (resolution/incremental.py)
     _say(f"running every asset for {landing} into {warehouse}")
     try:
         result = run_pipeline(landing, warehouse, args.as_of)
@@ -128,9 +130,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     warehouse = out / "warehouse.duckdb"
     bindir = Path(sys.executable).parent
     cmd_run(argparse.Namespace(landing=str(out / "landing"), warehouse=str(warehouse), as_of=None))
-    print(f"\nlanding zone: {out / 'landing'}\ntruth:        {out / 'truth'}\nwarehouse:    {warehouse}\n"
-          f"query it:     {bindir / 'python'} -c \"import duckdb; print(duckdb.connect('{warehouse}', read_only=True)"
-          f".sql('SELECT * FROM source_freshness'))\"\n"
+    from privacy.analyst import analyst_path
+
+    print(f"\nlanding zone: {out / 'landing'}\ntruth:        {out / 'truth'}\nwarehouse:    {warehouse} (restricted)\n"
+          f"analysts:     {analyst_path(warehouse, os.environ.get('HHLINK_ANALYST', ''))} (no personal data)\n"
+          f"query it:     {bindir / 'hhlink'} query \"SELECT * FROM source_freshness\" --warehouse {warehouse}\n"
           f"the UI:       {bindir / 'dg'} dev   (then open http://127.0.0.1:3000)")
     return 0
 
@@ -144,6 +148,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         print(bench_ingest(args.persons, repeat=args.repeat, seed=args.seed, profile=args.profile,
                            workdir=workdir, progress=_say))
+    elif args.what == "run":
+        from pipelines.bench import bench_run
+
+        landing = Path(args.landing) if args.landing else None
+        if landing is not None and not landing.is_dir():
+            raise UserError(f"--landing {landing}: no such folder")
+        print(bench_run(args.persons, repeat=args.repeat, seed=args.seed, profile=args.profile, landing=landing,
+                        progress=_say))
+    elif args.what == "incremental":
+        from resolution.bench_incremental import bench_incremental
+
+        print(bench_incremental(args.persons, repeat=args.repeat, seed=args.seed, profile=args.profile,
+                                workdir=workdir, source=args.source, share=args.share, progress=_say))
     else:
         from resolution.bench import bench_link
 
@@ -180,15 +197,60 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_discovery(args: argparse.Namespace) -> int:
+    from marts.evaluate import evaluate_discovery, truth_household_marts
+    from marts.policy import PolicyError, load_policy
+
+    truth = _existing(args.truth, "truth folder")
+    missing = [f for f in ("records.parquet", "households.parquet", "hardship.parquet") if not (truth / f).exists()]
+    if missing:
+        raise UserError(f"'{truth}' has no {missing[0]} (point --truth at the generator's truth/ folder)")
+    warehouse = _existing(args.warehouse, "warehouse")
+    try:
+        print(evaluate_discovery(truth, warehouse).render("proactive-discovery list (linked households)"))
+        if args.truth_households:
+            print(truth_household_marts(truth, warehouse, load_policy()).render(
+                "the same rules over the true households of the linked persons (diagnostic)"))
+    except (LookupError, PolicyError) as exc:
+        raise UserError(str(exc)) from exc
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from ingest.publish import ensure_work
-    from quality.report import write_site
+    from privacy.analyst import analyst_path
+    from quality.report import write_data_dictionary, write_site
 
     warehouse = _existing(args.warehouse, "warehouse")
     out = Path(args.out) if args.out else warehouse.parent / "reports" / "site"
     # The report rebuilds its audit.* tables: in the working database, never in the published file.
     index = write_site(ensure_work(warehouse), out)
+    write_data_dictionary(out, analyst_path(warehouse, os.environ.get("HHLINK_ANALYST", "")), warehouse)
     print(f"report: {index}  (opens from disk, no server needed)")
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from pipelines.query import QueryError, export, render, show
+    from privacy.analyst import SUFFIX, analyst_path
+
+    warehouse = Path(args.warehouse)
+    restricted = args.restricted
+    path = warehouse if restricted or warehouse.name.endswith(SUFFIX) else \
+        analyst_path(warehouse, os.environ.get("HHLINK_ANALYST", ""))
+    what = "warehouse" if restricted else "analyst database"
+    if not path.exists():
+        raise UserError(f"{what} '{path}' does not exist (run `hhlink run` first, or give --warehouse)")
+    if args.limit < 1:
+        raise UserError("--limit must be at least 1")
+    try:
+        if args.out:
+            rows = export(path, args.sql, Path(args.out))
+            print(f"wrote {rows:,} rows to {args.out}")
+        else:
+            print(render(show(path, args.sql, args.limit), args.limit))
+    except QueryError as exc:
+        raise UserError(f"query failed: {exc}") from exc
     return 0
 
 
@@ -215,6 +277,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--landing", required=True)
     r.add_argument("--warehouse", required=True)
     r.add_argument("--as-of", type=_date, default=None, help="reference date for freshness (default today)")
+    r.add_argument("--full-relink", action="store_true",
+                   help="link every record again instead of only a new delivery's new and changed records")
     r.set_defaults(func=cmd_run)
 
     d = sub.add_parser("demo", help="generate a sample, run it, and say where things are")
@@ -227,6 +291,13 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--warehouse", required=True)
     e.set_defaults(func=cmd_evaluate)
 
+    dv = sub.add_parser("discovery", help="precision and recall of the proactive-discovery list against truth")
+    dv.add_argument("--truth", required=True, help="the truth/ folder written by hhlink generate")
+    dv.add_argument("--warehouse", required=True)
+    dv.add_argument("--truth-households", action="store_true",
+                    help="also rebuild the list over the true households, to separate rule errors from linkage")
+    dv.set_defaults(func=cmd_discovery)
+
     rp = sub.add_parser("report", help="write the auditors' static HTML site (freshness, coverage, findings)")
     rp.add_argument("--warehouse", default=str(DEMO_DIR / "warehouse.duckdb"))
     rp.add_argument("--out", default=None, help="site folder (default: reports/site beside the warehouse)")
@@ -237,17 +308,32 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("--warehouse", default=str(DEMO_DIR / "warehouse.duckdb"))
     x.set_defaults(func=cmd_explain)
 
+    q = sub.add_parser("query", help="run SQL read-only on the analyst database (default) or the restricted warehouse")
+    q.add_argument("sql")
+    q.add_argument("--warehouse", default=str(DEMO_DIR / "warehouse.duckdb"),
+                   help="the published warehouse; its analyst database is read unless --restricted")
+    which = q.add_mutually_exclusive_group()
+    which.add_argument("--analyst", action="store_true", help="read the analyst database (the default)")
+    which.add_argument("--restricted", action="store_true", help="read the full, restricted warehouse")
+    q.add_argument("--out", default=None, help="write every row to FILE.csv or FILE.parquet instead of printing")
+    q.add_argument("--limit", type=int, default=50, help="rows printed (default 50)")
+    q.set_defaults(func=cmd_query)
+
     c = sub.add_parser("checksum", help="row count and content checksum of every table (compare two runs)")
     c.add_argument("--warehouse", required=True)
     c.set_defaults(func=cmd_checksum)
 
     b = sub.add_parser("bench", help="measure a phase: median of repeated runs and peak memory")
-    b.add_argument("what", choices=["ingest", "link"])
+    b.add_argument("what", choices=["ingest", "link", "incremental", "run"],
+                   help="run: end to end, landing zone → warehouse and report (generation not timed)")
     b.add_argument("--persons", type=int, default=100_000)
     b.add_argument("--repeat", type=int, default=3)
     b.add_argument("--seed", type=int, default=7)
     b.add_argument("--profile", choices=["clean", "typical", "hard"], default="typical")
     b.add_argument("--workdir", default=None, help="where to generate the data (default: a temporary folder)")
+    b.add_argument("--landing", default=None, help="run: an existing landing zone to use instead of generating")
+    b.add_argument("--source", default="health", help="incremental: the source whose new delivery is linked")
+    b.add_argument("--share", type=float, default=0.05, help="incremental: share of its records the delivery changes")
     b.set_defaults(func=cmd_bench)
     return p
 

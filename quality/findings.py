@@ -250,8 +250,11 @@ def audit_records(con: duckdb.DuckDBPyConnection,
 
 
 def compute_findings(con: duckdb.DuckDBPyConnection, sources: Mapping[str, SourceConfig],
-                     reference: date) -> pl.DataFrame:
-    """Every finding of every rule over the current snapshot, sorted, with a publishable `record_ref`."""
+                     reference: date, key: str) -> pl.DataFrame:
+    """Every finding of every rule over the current snapshot, sorted, with a publishable `record_ref`.
+
+    `key` is the pseudonym key (`privacy.pseudonyms`) that makes record_ref.
+    """
     records, foreign = audit_records(con, sources)
     rules: list[Callable[[], list[pl.DataFrame]]] = [
         lambda: deceased(con, records), lambda: duplicate_assistance(con, records), lambda: review_overdue(con),
@@ -260,4 +263,4 @@ def compute_findings(con: duckdb.DuckDBPyConnection, sources: Mapping[str, Sourc
     ]
     parts = [p for rule in rules for p in rule()]
     found = pl.concat(parts) if parts else pl.DataFrame(schema=FINDINGS_SCHEMA)
-    return with_record_ref(found.sort("finding_type", "source", "record_id", "person_id", nulls_last=True))
+    return with_record_ref(found.sort("finding_type", "source", "record_id", "person_id", nulls_last=True), key)

@@ -23,11 +23,13 @@ from quality.findings import FINDING_TYPES
 from quality.html import esc, figure, page, table, write_plotly
 
 Tables = dict[str, pl.DataFrame]
+#: Written by the publish step from the published databases' comments (`write_data_dictionary`).
+DICTIONARY_PAGE = "data-dictionary.html"
 
 
 def _nav(sources: list[str]) -> list[tuple[str, str]]:
     return [("overview", "index.html"), ("coverage", "coverage.html"), ("linkage", "linkage.html"),
-            *[(s, f"source-{s}.html") for s in sources]]
+            *[(s, f"source-{s}.html") for s in sources], ("data dictionary", DICTIONARY_PAGE)]
 
 
 def freshness_figure(t: Tables, source: str | None = None):
@@ -165,3 +167,14 @@ def write_site(warehouse: Path, out_dir: Path) -> Path:
     for name, (title, body) in pages.items():
         (out_dir / name).write_text(page(title, nav, body), encoding="utf-8")
     return out_dir / "index.html"
+
+
+def write_data_dictionary(out_dir: Path, analyst: Path | None, restricted: Path | None) -> Path:
+    """The site's data-dictionary page, from the comments stored in the published databases."""
+    from catalog.dictionary import html_body, sections
+
+    body = html_body(sections(analyst, restricted))
+    path = Path(out_dir) / DICTIONARY_PAGE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page("Data dictionary", _nav(list(load_sources())), body), encoding="utf-8")
+    return path

@@ -41,28 +41,43 @@ def _source_exists(con: duckdb.DuckDBPyConnection, source: str) -> bool:
     return db.table_exists(con, f"staged.current_{source}")
 
 
+#: The source-specific fields households need: evidence name → (source, SELECT over its current view).
+EVIDENCE_SQL = {
+    "civil": ("civil_affairs", """
+        SELECT 'civil_affairs:' || record_id AS unique_id, household_no, relation, verified_on
+        FROM {view} WHERE household_no IS NOT NULL"""),
+    "guardian": ("education", """
+        SELECT 'education:' || record_id AS unique_id, guardian_name, guardian_id_number,
+               guardian_id_number_status AS guardian_id_status, guardian_phone
+        FROM {view} WHERE guardian_name IS NOT NULL OR guardian_id_number IS NOT NULL"""),
+}
+
+
+def evidence_queries(wh: duckdb.DuckDBPyConnection, catalog: str = "") -> dict[str, str]:
+    """The evidence SELECTs for the sources that have a current view (tables named through ``catalog`` if given)."""
+    prefix = f'"{catalog}".' if catalog else ""
+    return {name: sql.format(view=f"{prefix}staged.current_{source}") for name, (source, sql) in EVIDENCE_SQL.items()
+            if _source_exists(wh, source)}
+
+
 def household_evidence(wh: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
     """The source-specific fields households need, read from the warehouse's current views."""
-    out: dict[str, pl.DataFrame] = {}
-    if _source_exists(wh, "civil_affairs"):
-        out["civil"] = wh.sql("""
-            SELECT 'civil_affairs:' || record_id AS unique_id, household_no, relation, verified_on
-            FROM staged.current_civil_affairs WHERE household_no IS NOT NULL""").pl()
-    if _source_exists(wh, "education"):
-        out["guardian"] = wh.sql("""
-            SELECT 'education:' || record_id AS unique_id, guardian_name, guardian_id_number,
-                   guardian_id_number_status AS guardian_id_status, guardian_phone
-            FROM staged.current_education
-            WHERE guardian_name IS NOT NULL OR guardian_id_number IS NOT NULL""").pl()
-    return out
+    return {name: wh.sql(sql).pl() for name, sql in evidence_queries(wh).items()}
 
 
-def build_households(con: duckdb.DuckDBPyConnection, evidence: dict[str, pl.DataFrame]) -> pl.DataFrame:
+def build_households(con: duckdb.DuckDBPyConnection, evidence: dict[str, pl.DataFrame],
+                     shared_phones: list[str] | None = None) -> pl.DataFrame:
     """(person_key, unit, rule) for every person, on the linkage connection.
 
     Needs ``hh_input`` (the linkage input) and ``hh_person`` (unique_id, person_key) on
     ``con``. A unit is a string key; stable household ids are given later (ids.py).
+    ``shared_phones``: phones more than `MAX_PHONE_SHARERS` people share in the whole
+    input, for a caller that passes only part of it (incremental linkage): they are no
+    household's number even if fewer of their sharers are in ``hh_input``.
     """
+    con.register("_hh_shared", pl.DataFrame({"phone": shared_phones or []}, schema={"phone": pl.String()}).to_arrow())
+    con.execute("CREATE OR REPLACE TABLE hh_shared_phones AS SELECT * FROM _hh_shared")
+    con.unregister("_hh_shared")
     for name in ("civil", "guardian"):
         frame = evidence.get(name)
         if frame is None:
@@ -123,7 +138,7 @@ def build_households(con: duckdb.DuckDBPyConnection, evidence: dict[str, pl.Data
             WHERE r.address_dwelling),
         phones AS (
             SELECT DISTINCT i.phone, p.person_key FROM hh_input i JOIN hh_person p USING (unique_id)
-            WHERE i.phone IS NOT NULL),
+            WHERE i.phone IS NOT NULL AND i.phone NOT IN (SELECT phone FROM hh_shared_phones)),
         phone AS (
             SELECT person_key AS a, min(person_key) OVER (PARTITION BY phone) AS b, 3 AS prio, 'phone' AS rule
             FROM phones

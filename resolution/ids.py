@@ -6,7 +6,10 @@ deliveries); an old id goes to the one cluster holding most of its members (ties
 cluster whose smallest member sorts first), and among a cluster's candidates the
 majority wins, then the oldest id (first seen in the earliest run), then the smaller
 string. A cluster with no old id gets a new one derived from its smallest member, so
-the same deliveries always give the same ids, with or without a previous run.
+the same deliveries always give the same ids, with or without a previous run. The
+derivation is keyed (HMAC with the pseudonym key, `privacy.pseudonyms`): a member key
+can embed an ID number (``education:G<ID>``), and an unkeyed hash would let anyone who
+knows a person's ID number compute their ``person_id``.
 
 What changed is logged as events: ``new``, ``merge`` (two old ids now one person; the
 loser is retired), ``split`` (an old id's members now in several clusters; the others
@@ -16,27 +19,31 @@ got other ids) and ``retired`` (an id none of whose members is current any more)
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 import polars as pl
+
+from privacy.pseudonyms import key_from_env
 
 EVENT_SCHEMA = {"kind": pl.String(), "event": pl.String(), "id": pl.String(), "other_id": pl.String(),
                 "members": pl.Int64(), "detail": pl.String()}
 REGISTRY_SCHEMA = {"kind": pl.String(), "id": pl.String(), "first_run": pl.Int64()}
 
 
-def new_id(prefix: str, seed: str, taken: set[str]) -> str:
-    """A deterministic id from a member key; salted on the rare collision with a taken id."""
+def new_id(prefix: str, seed: str, taken: set[str], key: str | None = None) -> str:
+    """A deterministic id from a member key under the pseudonym key; salted on the rare collision."""
+    secret = (key if key is not None else key_from_env()).encode("utf-8")
     salt = 0
     while True:
         raw = seed if salt == 0 else f"{seed}#{salt}"
-        cand = prefix + hashlib.md5(raw.encode("utf-8")).hexdigest()[:15].upper()
+        cand = prefix + hmac.new(secret, raw.encode("utf-8"), hashlib.sha256).hexdigest()[:15].upper()
         if cand not in taken:
             return cand
         salt += 1
 
 
 def assign(groups: pl.DataFrame, previous: pl.DataFrame, registry: pl.DataFrame, kind: str,
-           prefix: str, run: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+           prefix: str, run: int, key: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Ids for ``groups`` (member, group) given ``previous`` (member, id).
 
     Returns (group → id), the events, and the updated registry of ids with first runs.
@@ -61,9 +68,10 @@ def assign(groups: pl.DataFrame, previous: pl.DataFrame, registry: pl.DataFrame,
     taken = set(previous["id"].unique().to_list()) | set(reg["id"].to_list()) | set(
         out["id"].drop_nulls().to_list())
     ids, events = [], []
+    key = key if key is not None else key_from_env()
     for first, got, size in zip(out["first"], out["id"], out["size"], strict=True):
         if got is None:
-            got = new_id(prefix, first, taken)
+            got = new_id(prefix, first, taken, key)
             taken.add(got)
             events.append((kind, "new", got, None, size, None))
         ids.append(got)

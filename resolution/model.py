@@ -56,9 +56,11 @@ class Dialect:
 
 DIALECTS = {
     "duckdb": Dialect("duckdb", "hamming({a}, {b})"),
-    # Spark has no hamming(); levenshtein on equal-length IDs is an upper bound that
-    # equals it for substitutions and is 2 for an adjacent swap, like hamming.
-    "spark": Dialect("spark", "levenshtein({a}, {b})"),
+    # Spark has no hamming(): count the positions that differ (NULL on unequal lengths,
+    # where DuckDB's hamming fails; IDs are normalised to 18 characters). Levenshtein
+    # would not do: it is 2 for an ID shifted by one digit, where hamming counts most digits.
+    "spark": Dialect("spark", "CASE WHEN length({a}) = length({b}) THEN size(filter(sequence(1, length({a})), "
+                              "pos -> substring({a}, pos, 1) <> substring({b}, pos, 1))) END"),
 }
 
 

@@ -40,10 +40,12 @@ class ResolveSummary:
     review: int
     events: dict[str, int]
     timings: dict[str, float] = field(default_factory=dict)
+    mode: str = "full"              # "full", "incremental" or "unchanged" (resolution/incremental.py)
+    why: str = ""                   # why this mode: what changed, or why not incremental
 
     def line(self) -> str:
         return (f"{self.records:,} records → {self.persons:,} persons in {self.households:,} households "
-                f"({self.pairs_scored:,} pairs scored, {self.review:,} to review)")
+                f"({self.pairs_scored:,} pairs scored, {self.review:,} to review; {self.mode}: {self.why})")
 
 
 def default_decisions_path(warehouse: str | Path) -> Path:
@@ -57,17 +59,27 @@ def _previous(wh: duckdb.DuckDBPyConnection, table: str, sql: str, schema: dict)
     return pl.DataFrame(schema=schema)
 
 
-def inputs_fingerprint(wh: duckdb.DuckDBPyConnection, cfg: LinkConfig, sources: dict[str, SourceConfig]) -> str:
+def source_hashes(wh: duckdb.DuckDBPyConnection, sources: dict[str, SourceConfig]) -> dict[str, str]:
+    """Per source, an order-free hash of every row of its current snapshot (content, not bookkeeping)."""
+    out = {}
+    for src in sorted(sources):
+        view = f"staged.current_{src}"
+        if db.table_exists(wh, view):
+            got = wh.execute(f"SELECT count(*), bit_xor(hash(s)) FROM {view} s").fetchall()
+            out[src] = hashlib.sha256(repr((src, got)).encode()).hexdigest()[:24]
+    return out
+
+
+def inputs_fingerprint(wh: duckdb.DuckDBPyConnection, cfg: LinkConfig, sources: dict[str, SourceConfig],
+                       hashes: dict[str, str] | None = None) -> str:
     """What a resolution run depends on: the staged current deliveries, the model, the decisions, the thresholds.
 
     Equal fingerprints mean a rerun would reproduce the same tables, so it is skipped and
     nothing changes (not even the run counter).
     """
     h = hashlib.sha256()
-    for src in sorted(sources):  # content, not bookkeeping: an order-free hash of every current row
-        view = f"staged.current_{src}"
-        if db.table_exists(wh, view):
-            h.update(repr((src, wh.execute(f"SELECT count(*), bit_xor(hash(s)) FROM {view} s").fetchall())).encode())
+    for src, digest in sorted((source_hashes(wh, sources) if hashes is None else hashes).items()):
+        h.update(f"{src}:{digest}\n".encode())
     for path in (cfg.params_path, cfg.decisions):
         h.update(path.read_bytes() if path is not None and Path(path).exists() else b"-")
     h.update(repr((cfg.threshold, cfg.review_low, cfg.train, cfg.seed)).encode())
@@ -84,20 +96,37 @@ def _unchanged(wh: duckdb.DuckDBPyConnection, fingerprint: str) -> ResolveSummar
         return None
     review = db.frame(wh, "SELECT count(*) AS n FROM review_queue").item() if db.table_exists(wh, "review_queue") else 0
     return ResolveSummary(records=r["records"], persons=r["persons"], households=r["households"],
-                          pairs_scored=r["pairs_scored"], links=0, review=review, events={"unchanged": 1})
+                          pairs_scored=r["pairs_scored"], links=0, review=review, events={"unchanged": 1},
+                          mode="unchanged", why="same inputs as the last run")
 
 
 def resolve(wh: duckdb.DuckDBPyConnection, cfg: LinkConfig | None = None,
             sources: dict[str, SourceConfig] | None = None,
-            progress: Callable[[str], None] = log.info) -> ResolveSummary:
-    """Link the current snapshot and (re)write the linked tables of the warehouse."""
+            progress: Callable[[str], None] = log.info, mode: str = "auto") -> ResolveSummary:
+    """Link the current snapshot and (re)write the linked tables of the warehouse.
+
+    ``mode``: ``auto`` links incrementally when `resolution.incremental.plan` allows it
+    (one delivery's new and changed records against the known persons) and re-links
+    everything otherwise; ``full`` always re-links everything (also ``HHLINK_FULL_RELINK=1``).
+    """
+    from resolution import incremental
+
     cfg = cfg or LinkConfig()
     sources = sources or load_sources()
     db.ensure_schemas(wh)
-    fingerprint = inputs_fingerprint(wh, cfg, sources)
+    hashes = source_hashes(wh, sources)
+    fingerprint = inputs_fingerprint(wh, cfg, sources, hashes)
     if (same := _unchanged(wh, fingerprint)) is not None:
         progress("linkage inputs unchanged since the last run: persons, households and ids kept as they are")
         return same
+    model = incremental.model_fingerprint(cfg)
+    why = incremental.plan(wh, cfg, hashes, model, mode)
+    if isinstance(why, incremental.Plan):
+        done = incremental.resolve_incremental(wh, cfg, sources, why, fingerprint, progress)
+        if isinstance(done, ResolveSummary):
+            return done
+        why = done
+    progress(f"full re-link: {why}")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     inputs = prepare(wh, sources)
@@ -161,13 +190,16 @@ def resolve(wh: duckdb.DuckDBPyConnection, cfg: LinkConfig | None = None,
     db.replace(wh, "linkage_quality", linkage_quality(con, links, cfg.threshold))
     db.append(wh, RUNS, pl.DataFrame([{"run": run, "records": inputs.num_rows, "persons": pmap.height,
                                        "households": hmap.height, "pairs_scored": res.pairs_scored,
-                                       "inputs_fingerprint": fingerprint}]))
+                                       "inputs_fingerprint": fingerprint, **incremental.run_columns(
+                                           "full", model, hashes, inputs.num_rows)}]))
+    incremental.save_state(wh, con, sources)  # what the next run needs to link incrementally
     timings["write"] = time.perf_counter() - t0
     con.close()
     ev = events.group_by("kind", "event").len().rows()
     return ResolveSummary(records=inputs.num_rows, persons=pmap.height, households=hmap.height,
                           pairs_scored=res.pairs_scored, links=int(res.links["linked"].sum() or 0),
-                          review=res.review.height, events={f"{k}:{e}": n for k, e, n in ev}, timings=timings)
+                          review=res.review.height, events={f"{k}:{e}": n for k, e, n in ev}, timings=timings,
+                          mode="full", why=why)
 
 
 def _params_frame(params: dict, cfg: LinkConfig) -> pl.DataFrame:

@@ -64,3 +64,41 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("generated")
     generate(1500, 11, out, "typical", as_of=AS_OF)
     return out
+
+
+#: The pseudonym key of the `published` run (given through HHLINK_PSEUDONYM_KEY, as in production).
+PSEUDONYM_KEY = "test-key: 3f1c9a0e-not-the-demo-key"
+
+
+@pytest.fixture(scope="session")
+def published(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A whole `hhlink run` of `generated` with a pseudonym key from the environment, with everything it logged:
+    the `hhlink.progress` lines and every Dagster event-log entry of the run (serialised, metadata included)."""
+    import logging
+
+    import dagster as dg
+    from dagster._serdes import serialize_value
+
+    from pipelines.runner import run_pipeline
+    from privacy.analyst import analyst_path
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    lines: list[str] = []
+    wh = tmp_path_factory.mktemp("published") / "warehouse.duckdb"
+    log, handler = logging.getLogger("hhlink.progress"), Keep()
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        with pytest.MonkeyPatch.context() as mp, dg.DagsterInstance.ephemeral() as instance:
+            mp.setenv("HHLINK_PSEUDONYM_KEY", PSEUDONYM_KEY)
+            result = run_pipeline(generated / "landing", wh, AS_OF.isoformat(), instance=instance)
+            events = [serialize_value(e) for run in instance.get_runs() for e in instance.all_logs(run.run_id)]
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    return {"landing": generated / "landing", "warehouse": wh, "analyst": analyst_path(wh),
+            "reports": result.reports, "progress": lines, "events": events}

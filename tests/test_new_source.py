@@ -55,11 +55,11 @@ def test_sixth_source_from_config_alone(tmp_path: Path, monkeypatch: pytest.Monk
               [["D1", "张三", "11010519491231002X", "肢体"], ["D2", "李 四", "", "听力"], ["", "王五", "", "肢体"]],
               encoding="gb18030")
     from pipelines.definitions import all_assets, resource_from_env
+    from pipelines.runner import materialize_pipeline
 
     warehouse = tmp_path / "wh.duckdb"
     resource = resource_from_env(landing=str(landing), warehouse=str(warehouse), as_of=AS_OF.isoformat())
-    assert dg.materialize(all_assets(), resources={"hhlink": resource},
-                          instance=dg.DagsterInstance.ephemeral()).success
+    assert materialize_pipeline(all_assets(), resource, dg.DagsterInstance.ephemeral()).success
     with db.connect(warehouse, read_only=True) as con:
         d = db.frame(con, "SELECT * FROM deliveries WHERE source = 'disability_federation'").row(0, named=True)
         assert (d["status"], d["rows_delivered"], d["rows_staged"], d["rows_quarantined"]) == ("accepted", 3, 2, 1)

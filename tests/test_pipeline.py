@@ -12,12 +12,13 @@ import pytest
 from ingest import db
 from ingest.checksum import differences, warehouse_checksums
 from pipelines.definitions import all_assets, resource_from_env
+from pipelines.runner import PipelineResult, materialize_pipeline
 from tests.conftest import AS_OF
 
 
-def _materialize(landing: Path, warehouse: Path) -> dg.ExecuteInProcessResult:
+def _materialize(landing: Path, warehouse: Path) -> PipelineResult:
     resource = resource_from_env(landing=str(landing), warehouse=str(warehouse), as_of=AS_OF.isoformat())
-    return dg.materialize(all_assets(), resources={"hhlink": resource}, instance=dg.DagsterInstance.ephemeral())
+    return materialize_pipeline(all_assets(), resource, dg.DagsterInstance.ephemeral())
 
 
 def _tables(warehouse: Path) -> dict[str, pl.DataFrame]:

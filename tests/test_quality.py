@@ -19,6 +19,7 @@ import pytest
 
 from assets.audit import audit_assets
 from pipelines.definitions import all_assets, resource_from_env
+from pipelines.runner import materialize_pipeline
 from quality.findings import FINDING_TYPES
 from tests.conftest import AS_OF
 
@@ -37,7 +38,7 @@ def pipeline_assets() -> list[dg.AssetsDefinition]:
 def run(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     wh = tmp_path_factory.mktemp("audit") / "w.duckdb"
     res = resource_from_env(landing=str(generated / "landing"), warehouse=str(wh), as_of=AS_OF.isoformat())
-    result = dg.materialize(pipeline_assets(), resources={"hhlink": res}, run_config=QUIET, raise_on_error=False)
+    result = materialize_pipeline(pipeline_assets(), res, dg.DagsterInstance.ephemeral(), run_config=QUIET)
     assert result.success
     return {"result": result, "warehouse": wh, "truth": generated / "truth", "site": res.reports_path / "site",
             "reports": res.reports_path}

@@ -11,6 +11,7 @@ import polars as pl
 from ingest import db
 from ingest.publish import work_path
 from pipelines.definitions import resource_from_env
+from pipelines.runner import materialize_pipeline
 from quality.expectations import Expect, Suite, validate
 from tests.conftest import AS_OF, HEALTH_HEADER, HEALTH_ROWS, write_csv
 from tests.test_quality import QUIET, pipeline_assets
@@ -38,7 +39,7 @@ def test_failing_blocking_check_stops_downstream(tmp_path: Path) -> None:
     write_csv(landing / "health" / AS_OF.isoformat() / "参保人员_20261031.csv", HEALTH_HEADER, rows)
     wh = tmp_path / "w.duckdb"
     res = resource_from_env(landing=str(landing), warehouse=str(wh), as_of=AS_OF.isoformat())
-    result = dg.materialize(pipeline_assets(), resources={"hhlink": res}, run_config=QUIET, raise_on_error=False)
+    result = materialize_pipeline(pipeline_assets(), res, dg.DagsterInstance.ephemeral(), run_config=QUIET)
     assert not result.success
     health = [e for e in result.get_asset_check_evaluations() if e.asset_key == dg.AssetKey(["staged", "health"])]
     assert len(health) == 1 and not health[0].passed

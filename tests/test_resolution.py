@@ -297,3 +297,23 @@ def test_the_id_inside_a_student_number_names_the_student(tmp_path: Path) -> Non
     assert ids[f"education:G{id_a}"] == ids["health:K1"], "guardian's ID in the column hid the student"
     assert ids[f"education:G{id_a}"] != ids["civil_affairs:C2"], "student merged into the guardian"
     assert ids[f"education:G{id_b}"] == ids["health:K2"], "blank ID column, ID in the key: not linked"
+
+
+def test_a_zero_tailed_id_that_passes_the_check_still_links_its_owner(tmp_path: Path) -> None:
+    """Excel keeps 15 digits: ``…1234567`` becomes ``…1234000``, and 1 in 11 such tails pass the
+    check digit. Such an ID and the owner's true one are one person, not two valid IDs."""
+    from datetime import timedelta
+
+    born = date(2013, 5, 4)
+    while not make_id("610305", born, 100).endswith("000"):  # seq 100 with check digit 0
+        born += timedelta(days=1)
+    true_id, damaged = make_id("610305", born, 136), make_id("610305", born, 100)
+    assert true_id[:15] == damaged[:15] and damaged.endswith("000")
+    rows = base_records()
+    rows["education"].append(person("Z1", "高梅", "gao mei", None, "F", true_id, None, group="4组"))
+    rows["health"].append(person("Z2", "高梅", "gao mei", born, "F", damaged, "13647767352", group="4组"))
+    path = tmp_path / "wh.duckdb"
+    write_staged(path, rows)
+    ids = run(path)
+    assert ids["education:Z1"] == ids["health:Z2"], "a zero-tailed damaged ID kept its owner apart"
+    assert ids["health:H2"] != ids["health:H3"], "twins merged"

@@ -1,0 +1,208 @@
+"""Incremental linkage against a full re-link of the same deliveries, on real generated zones and DuckDB files.
+
+A month's deliveries (the generator's second civil-affairs and employment snapshots, with
+their real churn: new records, leavers, changed values) and a delivery changing 5% of
+health's records are linked incrementally from the previous run's state, and in full;
+the persons and households must agree (differences are listed when they do not), people
+already known keep their ids, and the run says which way it linked and why.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+
+from ingest import db
+from ingest.checksum import differences, warehouse_checksums
+from ingest.deliveries import ingest_raw, stage_source
+from ingest.sources import load_sources
+from resolution.link import LinkConfig
+from resolution.run import ResolveSummary, resolve
+from synth.churn import churned_delivery
+from tests.conftest import AS_OF
+
+SOURCES = load_sources()
+HELD = ("civil_affairs", "employment")  # the sources the generator delivers twice
+MAX_PAIR_DIFFERENCES = 2
+
+
+def ingest(landing: Path, wh: Path) -> None:
+    with db.connect(wh) as con:
+        for cfg in SOURCES.values():
+            ingest_raw(con, landing, cfg, lambda _m: None)
+            stage_source(con, cfg, lambda _m: None)
+
+
+def link(wh: Path, mode: str = "auto") -> ResolveSummary:
+    with db.connect(wh) as con:
+        return resolve(con, LinkConfig(decisions=wh.parent / "decisions.csv"), SOURCES, progress=lambda _m: None,
+                       mode=mode)
+
+
+def groups(wh: Path, sql: str) -> dict[str, str]:
+    with db.connect(wh, read_only=True) as con:
+        return dict(con.sql(sql).fetchall())
+
+
+def persons(wh: Path) -> dict[str, str]:
+    return groups(wh, "SELECT source || ':' || record_id, person_id FROM person_xref")
+
+
+def households(wh: Path) -> dict[str, str]:
+    return groups(wh, "SELECT person_id, household_id FROM household_member")
+
+
+def same_group_pairs(member_of: dict[str, str]) -> set[tuple[str, str]]:
+    by: dict[str, list[str]] = {}
+    for m, g in member_of.items():
+        by.setdefault(g, []).append(m)
+    return {p for ms in by.values() for p in combinations(sorted(ms), 2)}
+
+
+def agreement(a: dict[str, str], b: dict[str, str], what: str) -> None:
+    """The same members, and the same pairs put together, but for a few decided differently at the margin.
+
+    Pairs between unchanged records keep their old weights in an incremental run (term
+    frequencies drift as records come and go), so a pair within a hair of the threshold
+    may differ: at most `MAX_PAIR_DIFFERENCES` (or 0.1% of pairs), each listed.
+    """
+    assert set(a) == set(b), f"{what}: members differ: {sorted(set(a) ^ set(b))[:10]}"
+    pa, pb = same_group_pairs(a), same_group_pairs(b)
+    differ = sorted(pa ^ pb)
+    allowed = max(MAX_PAIR_DIFFERENCES, len(pa) // 1000)
+    assert len(differ) <= allowed, f"{what}: {len(differ)} of {len(pa)} pairs differ (full only / incremental only): " \
+                                   f"{sorted(pa - pb)[:10]} / {sorted(pb - pa)[:10]}"
+
+
+def kept_ids(before: dict[str, str], after: dict[str, str]) -> float:
+    """Share of persons whose records are exactly the same before and after that kept their id."""
+    def members(m: dict[str, str]) -> dict[str, frozenset[str]]:
+        by: dict[str, set[str]] = {}
+        for r, p in m.items():
+            by.setdefault(p, set()).add(r)
+        return {p: frozenset(rs) for p, rs in by.items()}
+
+    old, new = members(before), members(after)
+    unchanged = [p for p, rs in old.items() if rs in set(new.values())]
+    return sum(1 for p in unchanged if new.get(p) == old[p]) / max(len(unchanged), 1)
+
+
+@pytest.fixture(scope="module")
+def month(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The zone without the newest civil-affairs and employment deliveries, ingested and linked in full."""
+    root = tmp_path_factory.mktemp("incremental")
+    landing = root / "landing"
+    shutil.copytree(generated / "landing", landing)
+    held = root / "held"
+    for src in HELD:
+        shutil.move(str(landing / src / AS_OF.isoformat()), held / src)
+    wh = root / "before" / "w.duckdb"
+    wh.parent.mkdir()
+    ingest(landing, wh)
+    first = link(wh)
+    assert first.mode == "full" and "no linkage state" in first.why
+    return {"landing": landing, "held": held, "before": wh, "root": root}
+
+
+def _deliver(month: dict[str, Path], src: str, tmp: Path, start: Path) -> tuple[Path, Path]:
+    """Copy the warehouse `start`, put `src`'s held delivery back, ingest it: two copies to link two ways."""
+    landing = tmp / "landing"
+    if not landing.exists():
+        shutil.copytree(month["landing"], landing)
+    shutil.copytree(month["held"] / src, landing / src / AS_OF.isoformat())
+    inc, full = tmp / "inc" / "w.duckdb", tmp / "full" / "w.duckdb"
+    for wh in (inc, full):
+        wh.parent.mkdir(exist_ok=True)
+        shutil.copy(start, wh)
+        ingest(landing, wh)
+    return inc, full
+
+
+def test_a_month_of_deliveries_links_incrementally_as_in_full(month: dict[str, Path], tmp_path: Path) -> None:
+    start = month["before"]
+    for src in HELD:  # civil affairs (admin codes: place names shared) first, then employment, chained
+        inc, full = _deliver(month, src, tmp_path, start)
+        s_inc, s_full = link(inc), link(full, mode="full")
+        assert s_inc.mode == "incremental", s_inc.why
+        assert src in s_inc.why and "new or changed records" in s_inc.why
+        assert s_full.mode == "full"
+        assert s_inc.pairs_scored < s_full.pairs_scored / 2
+        agreement(persons(full), persons(inc), f"persons after {src}")
+        agreement(households(full), households(inc), f"households after {src}")
+        assert kept_ids(persons(start), persons(inc)) == 1.0  # nobody unaffected got a new id
+        with db.connect(inc, read_only=True) as con:  # every current record once; households cover everyone
+            xref = con.sql("SELECT source, record_id, person_id, as_of FROM person_xref").pl()
+            current = con.sql(" UNION ALL ".join(f"SELECT '{s}' AS source, record_id, as_of FROM staged.current_{s}"
+                                                 for s in SOURCES)).pl()
+            members = con.sql("SELECT person_id FROM household_member").pl()
+        assert xref.select("source", "record_id").is_duplicated().sum() == 0
+        assert xref.sort("source", "record_id").select("source", "record_id", "as_of").equals(
+            current.sort("source", "record_id").select("source", "record_id", "as_of"))
+        assert set(members["person_id"]) == set(xref["person_id"]) and not members["person_id"].is_duplicated().any()
+        start = tmp_path / f"after-{src}.duckdb"
+        shutil.copy(inc, start)
+        shutil.rmtree(inc.parent)
+        shutil.rmtree(full.parent)
+
+
+def test_five_percent_of_health_changed(month: dict[str, Path], tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    shutil.copytree(month["landing"], landing)
+    churn = churned_delivery(landing, "health", AS_OF + timedelta(days=30), share=0.05, seed=3)
+    assert churn.changed and churn.gone and churn.new
+    inc, full = tmp_path / "inc.duckdb", tmp_path / "full.duckdb"
+    shutil.copy(month["before"], inc)
+    ingest(landing, inc)
+    shutil.copy(inc, full)
+    s_inc, s_full = link(inc), link(full, mode="full")
+    assert s_inc.mode == "incremental" and f"{churn.changed + churn.new:,} new or changed" in s_inc.why
+    assert s_full.mode == "full"
+    agreement(persons(full), persons(inc), "persons")
+    agreement(households(full), households(inc), "households")
+    assert kept_ids(persons(month["before"]), persons(inc)) == 1.0
+    renewed = {r: p for r, p in persons(inc).items() if r.startswith("health:N")}
+    assert len(renewed) == churn.new  # every re-registered record linked to the person it copies
+    original = persons(inc)
+    assert all(original[r.replace("health:N", "health:", 1)] == p for r, p in renewed.items())
+
+    # Nothing new: nothing changes, not a row, not an id.
+    before = warehouse_checksums(inc)
+    again = link(inc)
+    assert again.mode == "unchanged"
+    assert differences(before, warehouse_checksums(inc)) == []
+
+
+def test_full_relink_on_demand_and_when_too_much_changed(month: dict[str, Path], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    landing = tmp_path / "landing"
+    shutil.copytree(month["landing"], landing)
+    churned_delivery(landing, "health", AS_OF + timedelta(days=30), share=0.05, seed=4)
+    base = tmp_path / "w.duckdb"
+    shutil.copy(month["before"], base)
+    ingest(landing, base)
+
+    def fresh(name: str) -> Path:
+        (tmp_path / name).mkdir()
+        return Path(shutil.copy(base, tmp_path / name / "w.duckdb"))
+
+    monkeypatch.setenv("HHLINK_FULL_RELINK", "1")
+    s = link(fresh("forced"))
+    assert s.mode == "full" and "HHLINK_FULL_RELINK=1" in s.why
+    monkeypatch.delenv("HHLINK_FULL_RELINK")
+
+    monkeypatch.setenv("HHLINK_INCREMENTAL_MAX_SHARE", "0.001")
+    s = link(fresh("share"))
+    assert s.mode == "full" and "more than 0%" in s.why
+    monkeypatch.delenv("HHLINK_INCREMENTAL_MAX_SHARE")
+
+    wh = fresh("decided")
+    (wh.parent / "decisions.csv").write_text("unique_id_l,unique_id_r,decision,reviewer,note\n"
+                                            "health:X,health:Y,non_match,r1,\n", encoding="utf-8")
+    s = link(wh)
+    assert s.mode == "full" and "reviewer decisions" in s.why
+    s = link(fresh("plain"))
+    assert s.mode == "incremental"
