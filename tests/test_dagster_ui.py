@@ -157,6 +157,19 @@ def test_assets_checks_sensors_and_schedule_are_listed(ui: Ui) -> None:
     assert [(s["name"], s["scheduleState"]["status"]) for s in schedules] == [("nightly_refresh", "RUNNING")]
 
 
+def test_check_results_show_in_the_ui(ui: Ui) -> None:
+    """The checks the deployment's first run evaluated show with their outcome, not only their names."""
+    nodes = ui.gql("{ assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks { checks { name "
+                   "executionForLatestMaterialization { status } } } } } }")["assetNodes"]
+    status = {("/".join(n["assetKey"]["path"]), c["name"]): (c["executionForLatestMaterialization"] or {}).get("status")
+              for n in nodes for c in (n["assetChecksOrError"].get("checks") or [])}
+    assert status, "no asset checks in the UI"
+    for key in (("person_xref", "expectations"), ("household_member", "expectations"),
+                ("staged/health", "expectations")):
+        assert status[key] == "SUCCEEDED", (key, status.get(key))
+    assert all(v in ("SUCCEEDED", "FAILED") for v in status.values()), status
+
+
 def test_a_run_launched_through_graphql_succeeds(ui: Ui) -> None:
     location, repo = ui.location()
     launched = ui.gql(
