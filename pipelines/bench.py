@@ -17,6 +17,14 @@ from pathlib import Path
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a spawned child
+    would report its parent's peak (when the parent generated the data) instead of its own."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
@@ -96,7 +104,12 @@ PHASES = (("raw__", "ingest: read (landing → raw)"), ("staged__", "ingest: nor
 OTHER_PHASE = "checks and other steps"
 
 
+CHECK_PHASE = "checks (GX suites)"
+
+
 def _phase(step_key: str) -> str:
+    if step_key.endswith("_expectations"):  # asset checks run as steps of their own, named after the asset
+        return CHECK_PHASE
     return next((name for prefix, name in PHASES if step_key.startswith(prefix)), OTHER_PHASE)
 
 
@@ -161,7 +174,8 @@ def bench_run(persons: int, repeat: int = 3, seed: int = 7, profile: str = "typi
             progress(f"run {i + 1}/{repeat}: {got['total']:.1f} s, peak {got['peak_rss_mb']:,.0f} MB")
             for p in sorted(wh.parent.rglob("*"), reverse=True):  # keep the disk free between runs
                 p.unlink() if p.is_file() or p.is_symlink() else p.rmdir()
-    phases = [name for name in dict.fromkeys([n for _, n in PHASES] + [OTHER_PHASE]) if any(name in r for r in runs)]
+    phases = [name for name in dict.fromkeys([n for _, n in PHASES] + [CHECK_PHASE, OTHER_PHASE])
+              if any(name in r for r in runs)]
     med = {k: statistics.median(r.get(k, 0.0) for r in runs) for k in ["total", "cpu_s", "peak_rss_mb", *phases]}
     worst = max(r["peak_rss_mb"] for r in runs)
     lines = [f"bench run: {persons:,} persons end to end ({landing}), {repeat} runs (median)"]
