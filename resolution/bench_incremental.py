@@ -11,7 +11,6 @@ The two results are compared record by record (same person? same person id?).
 from __future__ import annotations
 
 import multiprocessing as mp
-import resource
 import shutil
 import statistics
 import tempfile
@@ -20,20 +19,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from pipelines.bench import _peak_rss_mb  # one VmHWM reader for every bench
+
 FULL_PHASES = ("prepare", "train", "predict", "cluster", "ids", "households", "write")
 INC_PHASES = ("prepare", "predict", "cluster", "ids", "households", "write")
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS. VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a spawned child
-    would report its parent's peak (the parent generated the data) instead of its own."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _child(warehouse: str, mode: str, queue: mp.Queue) -> None:
