@@ -18,7 +18,7 @@ incremental run
 3. re-clusters only the affected region: the old components (before conflict
    splitting) of the changed and gone records and of every record that a new pair or a
    reviewer's forced match reaches, plus the changed records. Inside it, the full run's
-   own decisions, guards, components and conflict splitting (`link._decide_and_cluster`)
+   own decisions, guards, components and conflict splitting (`link.decide_and_cluster`)
    over the new pairs and the region's stored pairs; outside it nothing can have changed.
    Person ids come from `ids.assign` over the region: everyone else keeps theirs;
 4. rebuilds households only for the people whose household can change: the closure,
@@ -75,7 +75,7 @@ from ingest.sources import SourceConfig
 from ingest.stage import PERSON_COLUMNS
 from resolution import ids as idmod
 from resolution.households import EVIDENCE_SQL, MAX_PHONE_SHARERS, build_households, evidence_queries
-from resolution.link import COMPARISONS, LinkConfig, _decide_and_cluster, read_decisions
+from resolution.link import LinkConfig, decide_and_cluster, pair_columns, read_decisions
 from resolution.model import settings_for
 from resolution.prepare import INPUT_COLUMNS, prepare
 from resolution.quality import linkage_quality
@@ -243,15 +243,6 @@ def _prepare_candidates(wh: duckdb.DuckDBPyConnection, sources: dict[str, Source
         mem.close()
 
 
-def _pair_columns(cols: set[str]) -> list[str]:
-    """The pair columns a full run keeps (`link.link`), in its order."""
-    keep = ["unique_id_l", "unique_id_r", "source_dataset_l", "source_dataset_r", "match_weight", "match_probability"]
-    keep += [f"gamma_{c}" for c in COMPARISONS] + [f"mw_{c}" for c in COMPARISONS if f"mw_{c}" in cols]
-    keep += [c for c in ("mw_tf_name", "mw_tf_phone") if c in cols]
-    keep += [f"{c}_{s}" for c in ("id", "id_status", "id_head", "name", "dob") for s in "lr"]
-    return keep
-
-
 def _score_new(lk: duckdb.DuckDBPyConnection, cfg: LinkConfig, prior_records: int) -> int:
     """``inc_pairs``: new and changed records (``hh_new``) scored against every current record (``hh_current``).
 
@@ -271,7 +262,7 @@ def _score_new(lk: duckdb.DuckDBPyConnection, cfg: LinkConfig, prior_records: in
         linker.table_management.compute_tf_table(col.input_name)
     pred = linker.inference.predict_between([new], [current], threshold_match_weight=cfg.review_low,
                                             warning_mode="never")
-    keep = _pair_columns({c.unquote().name for c in pred.columns})
+    keep = pair_columns({c.unquote().name for c in pred.columns})
     select = []
     for c in keep:
         if c.endswith(("_l", "_r")):
@@ -531,7 +522,7 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
                "WHERE unique_id IN (SELECT unique_id FROM inc_region)")
     from splink import DuckDBAPI
 
-    clusters, links, review = _decide_and_cluster(lk, DuckDBAPI(lk), decisions, cfg)
+    clusters, links, review = decide_and_cluster(lk, DuckDBAPI(lk), decisions, cfg)
     lap("decide and cluster")
     timings["cluster"] = time.perf_counter() - t0
 

@@ -151,6 +151,15 @@ def build_linker(inputs: pa.Table, cfg: LinkConfig, db_api=None):
     return Linker(tables, settings, log_level=logging.WARNING), db_api
 
 
+def pair_columns(available: set[str]) -> list[str]:
+    """The columns of Splink's predictions a run keeps as ``hh_pairs`` (full and incremental alike)."""
+    keep = ["unique_id_l", "unique_id_r", "source_dataset_l", "source_dataset_r", "match_weight", "match_probability"]
+    keep += [f"gamma_{c}" for c in COMPARISONS] + [f"mw_{c}" for c in COMPARISONS if f"mw_{c}" in available]
+    keep += [c for c in ("mw_tf_name", "mw_tf_phone") if c in available]
+    keep += [f"{c}_{s}" for c in ("id", "id_status", "id_head", "name", "dob") for s in "lr"]
+    return keep
+
+
 #: From this many records on, Splink's intermediate tables go to Parquet files instead of memory
 #: (STACK-NOTES: at 1M persons peak memory 5 GB → 3.2 GB at equal speed); ``HHLINK_LINK_SPILL_ABOVE``.
 SPILL_ABOVE_RECORDS = 1_000_000
@@ -193,12 +202,7 @@ def link(inputs: pa.Table, cfg: LinkConfig | None = None,
 
         t0 = time.perf_counter()
         pred = linker.inference.predict(threshold_match_weight=cfg.review_low, warning_mode="never")
-        cols = {c.unquote().name for c in pred.columns}
-        keep = ["unique_id_l", "unique_id_r", "source_dataset_l", "source_dataset_r", "match_weight",
-                "match_probability"]
-        keep += [f"gamma_{c}" for c in COMPARISONS] + [f"mw_{c}" for c in COMPARISONS if f"mw_{c}" in cols]
-        keep += [c for c in ("mw_tf_name", "mw_tf_phone") if c in cols]
-        keep += [f"{c}_{s}" for c in ("id", "id_status", "id_head", "name", "dob") for s in "lr"]
+        keep = pair_columns({c.unquote().name for c in pred.columns})
         if on_spark:
             engines.pairs_to_duckdb(engine_api, pred.physical_name, keep, con)
         else:
@@ -212,12 +216,12 @@ def link(inputs: pa.Table, cfg: LinkConfig | None = None,
 
     t0 = time.perf_counter()
     decisions = read_decisions(cfg.decisions)
-    clusters, links, review = _decide_and_cluster(con, db_api, decisions, cfg)
+    clusters, links, review = decide_and_cluster(con, db_api, decisions, cfg)
     timings["cluster"] = time.perf_counter() - t0
     return LinkResult(clusters, links, review, params, timings, pairs, con)
 
 
-def _decide_and_cluster(con: duckdb.DuckDBPyConnection, db_api, decisions: pl.DataFrame,
+def decide_and_cluster(con: duckdb.DuckDBPyConnection, db_api, decisions: pl.DataFrame,
                         cfg: LinkConfig) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     con.register("_hh_dec", decisions.to_arrow())
     con.execute("CREATE OR REPLACE TABLE hh_decisions AS SELECT * FROM _hh_dec")
