@@ -11,6 +11,7 @@ import multiprocessing as mp
 import resource
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,42 @@ def _peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+class RssSampler:
+    """Samples this process's RSS in a background thread, so a run's memory can be put on its steps.
+
+    VmHWM gives only the peak of the whole process; sampling (every `interval` s) gives the
+    peak inside each step's time window, which is where to look when cutting the peak.
+    """
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []  # (time.time(), RSS MB)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+
+    def _loop(self) -> None:
+        page_mb = resource.getpagesize() / 2**20
+        statm = Path("/proc/self/statm")
+        while not self._stop.is_set():
+            try:
+                self.samples.append((time.time(), int(statm.read_text().split()[1]) * page_mb))
+            except (OSError, IndexError, ValueError):
+                return  # not Linux: no per-step figures, the whole-run peak still comes from VmHWM
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak_between(self, start: float, end: float) -> float:
+        inside = [mb for t, mb in self.samples if start <= t <= end]
+        return max(inside, default=0.0)
 
 
 def _ingest_once(landing: str, warehouse: str) -> dict[str, float]:
@@ -105,6 +142,7 @@ OTHER_PHASE = "checks and other steps"
 
 
 CHECK_PHASE = "checks (GX suites)"
+PEAK_PREFIX = "peak RSS: "
 
 
 def _phase(step_key: str) -> str:
@@ -119,7 +157,7 @@ def _run_once(landing: str, warehouse: str, as_of: str) -> dict[str, float]:
     from pipelines.runner import run_pipeline
 
     t0 = time.perf_counter()
-    with dg.DagsterInstance.ephemeral() as instance:
+    with dg.DagsterInstance.ephemeral() as instance, RssSampler() as rss:
         run_pipeline(Path(landing), Path(warehouse), as_of=as_of, instance=instance)
         out: dict[str, float] = {"total": time.perf_counter() - t0}
         for run in instance.get_runs():
@@ -127,6 +165,8 @@ def _run_once(landing: str, warehouse: str, as_of: str) -> dict[str, float]:
                 if step.start_time and step.end_time:
                     phase = _phase(step.step_key)
                     out[phase] = out.get(phase, 0.0) + step.end_time - step.start_time
+                    peak = PEAK_PREFIX + phase
+                    out[peak] = max(out.get(peak, 0.0), rss.peak_between(step.start_time, step.end_time))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     out["cpu_s"] = usage.ru_utime + usage.ru_stime
     out["peak_rss_mb"] = _peak_rss_mb()
@@ -176,10 +216,12 @@ def bench_run(persons: int, repeat: int = 3, seed: int = 7, profile: str = "typi
                 p.unlink() if p.is_file() or p.is_symlink() else p.rmdir()
     phases = [name for name in dict.fromkeys([n for _, n in PHASES] + [CHECK_PHASE, OTHER_PHASE])
               if any(name in r for r in runs)]
-    med = {k: statistics.median(r.get(k, 0.0) for r in runs) for k in ["total", "cpu_s", "peak_rss_mb", *phases]}
+    peaks = [PEAK_PREFIX + name for name in phases]
+    med = {k: statistics.median(r.get(k, 0.0) for r in runs)
+           for k in ["total", "cpu_s", "peak_rss_mb", *phases, *peaks]}
     worst = max(r["peak_rss_mb"] for r in runs)
     lines = [f"bench run: {persons:,} persons end to end ({landing}), {repeat} runs (median)"]
-    lines += [f"  {name:<40} {med[name]:7.1f} s" for name in phases]
+    lines += [f"  {name:<40} {med[name]:7.1f} s   peak {med[PEAK_PREFIX + name]:7,.0f} MB" for name in phases]
     lines += [f"  {'total (wall)':<40} {med['total']:7.1f} s",
               f"  {'CPU time (user + sys)':<40} {med['cpu_s']:7.1f} s",
               f"  {'peak memory (RSS)':<40} {med['peak_rss_mb']:7,.0f} MB   (max of runs {worst:,.0f} MB)"]

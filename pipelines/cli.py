@@ -156,6 +156,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise UserError(f"--landing {landing}: no such folder")
         print(bench_run(args.persons, repeat=args.repeat, seed=args.seed, profile=args.profile, landing=landing,
                         progress=_say))
+    elif args.what == "delivery":
+        from pipelines.bench_delivery import bench_delivery
+
+        if args.rows < 1:
+            raise UserError(f"--rows must be a positive number of rows, not {args.rows}")
+        print(bench_delivery(args.rows, repeat=args.repeat, seed=args.seed, progress=_say))
     elif args.what == "incremental":
         from resolution.bench_incremental import bench_incremental
 
@@ -324,8 +330,9 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_checksum)
 
     b = sub.add_parser("bench", help="measure a phase: median of repeated runs and peak memory")
-    b.add_argument("what", choices=["ingest", "link", "incremental", "run"],
-                   help="run: end to end, landing zone → warehouse and report (generation not timed)")
+    b.add_argument("what", choices=["ingest", "link", "incremental", "run", "delivery"],
+                   help="run: end to end, landing zone → warehouse and report (generation not timed); "
+                        "delivery: memory of one very large delivery, in copies of its file")
     b.add_argument("--persons", type=int, default=100_000)
     b.add_argument("--repeat", type=int, default=3)
     b.add_argument("--seed", type=int, default=7)
@@ -333,6 +340,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--workdir", default=None, help="where to generate the data (default: a temporary folder)")
     b.add_argument("--landing", default=None, help="run: an existing landing zone to use instead of generating")
     b.add_argument("--source", default="health", help="incremental: the source whose new delivery is linked")
+    b.add_argument("--rows", type=int, default=2_250_000, help="delivery: rows of the large delivery")
     b.add_argument("--share", type=float, default=0.05, help="incremental: share of its records the delivery changes")
     b.set_defaults(func=cmd_bench)
     return p

@@ -190,17 +190,13 @@ def save_state(wh: duckdb.DuckDBPyConnection, con: duckdb.DuckDBPyConnection,
     if not all(db.table_exists(con, t) for t in ("hh_input", "hh_cc", "hh_person")):
         wh.execute(f"DROP TABLE IF EXISTS {STATE}")  # nothing was linked: the next run links in full
         return
-    staged = wh.sql(_staged_hashes_sql(wh, list(sources))).to_arrow_table()
-    con.register("_hh_staged", staged)
-    state = con.sql(f"""
+    db.copy_query(wh, _staged_hashes_sql(wh, list(sources)), con, "hh_staged_hash")
+    db.copy_query(con, f"""
         SELECT {', '.join(f'i.{c}' for c in INPUT_COLUMNS)}, s.staged_hash, c.cluster_id AS component,
                p.person_key AS person_id
-        FROM hh_input i JOIN _hh_staged s USING (unique_id) JOIN hh_cc c USING (unique_id)
-        JOIN hh_person p USING (unique_id)""").to_arrow_table()
-    con.unregister("_hh_staged")
-    wh.register("_hh_state", state)
-    wh.execute(f"CREATE OR REPLACE TABLE {STATE} AS SELECT * FROM _hh_state")
-    wh.unregister("_hh_state")
+        FROM hh_input i JOIN hh_staged_hash s USING (unique_id) JOIN hh_cc c USING (unique_id)
+        JOIN hh_person p USING (unique_id)""", wh, STATE)
+    con.execute("DROP TABLE hh_staged_hash")
 
 
 # --- the incremental run -------------------------------------------------------------------------------------------

@@ -113,13 +113,19 @@ def _register_inputs(db_api, inputs: pa.Table) -> list:
     return tables
 
 
+#: The linkage DuckDB's memory cap (``HHLINK_LINK_MEMORY``). Uncapped, DuckDB takes up to 80% of
+#: RAM for Splink's pair tables and holds it; capped, it spills them to its temp folder.
+LINK_MEMORY = "3GB"
+
+
 def make_db_api(materialise_dir: Path | None = None):
     from splink import DuckDBAPI
 
-    con = duckdb.connect()
+    con = duckdb.connect(config={"memory_limit": os.environ.get("HHLINK_LINK_MEMORY", "") or LINK_MEMORY})
     con.execute("SET enable_progress_bar = false")
     if materialise_dir is not None:
         Path(materialise_dir).mkdir(parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory = '{Path(materialise_dir) / 'duckdb-tmp'}'")
         return DuckDBAPI(con, materialisation="parquet", materialisation_dir=str(materialise_dir))
     return DuckDBAPI(con)
 

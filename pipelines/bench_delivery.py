@@ -1,0 +1,158 @@
+"""`hhlink bench delivery`: memory of ingesting one delivery many times larger than usual.
+
+The guarantee (issue 8): a source file several times larger than usual is ingested
+(landing → raw → staged) without holding more than one copy of it in memory. What a
+delivery costs is its peak RSS *minus* the peak of the same code on a slice of the same
+file that still fills two staging batches (of the default size): imports, DuckDB's start-up and one batch's
+normaliser working set are paid by every delivery, whatever its size, and what grows with
+the file is what would be "copies" of it. Each measurement is a fresh spawned process
+running both steps the way the Dagster assets do, inside one transaction on a fresh
+warehouse.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import statistics
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+SOURCE = "health"  # the widest everyday source, and the one with the most rows per person
+
+
+@dataclass(frozen=True)
+class DeliveryMemory:
+    file_mb: float
+    rows: int
+    peak_mb: float
+    baseline_mb: float
+    slice_rows: int
+    seconds: float
+
+    @property
+    def attributable_mb(self) -> float:
+        return max(0.0, self.peak_mb - self.baseline_mb)
+
+    @property
+    def copies(self) -> float:
+        """Memory that grew with the delivery, in copies of the file."""
+        return self.attributable_mb / self.file_mb
+
+
+def build_delivery(template: Path, landing: Path, rows: int, as_of: str = "2026-10-31") -> Path:
+    """A `SOURCE` delivery of `rows` rows made by repeating a generated file, keys kept unique.
+
+    Repeats get a suffix on the record key (and nothing else), so no row is a repeated
+    key and every row goes the whole way to the staged table, as in a real extract.
+    """
+    from ingest.readers import sniff_encoding
+    from ingest.sources import load_sources
+
+    key = load_sources()[SOURCE].key.header
+    with tempfile.TemporaryDirectory(prefix="hhlink-bench-delivery-") as tmp:
+        utf8, _ = sniff_encoding(template, Path(tmp))
+        base = pl.read_csv(utf8, infer_schema=False, encoding="utf8-lossy")
+    copies = -(-rows // base.height)
+    frame = (pl.concat([base.lazy().with_columns(pl.col(key) + f"-{i}" if i else pl.col(key))
+                        for i in range(copies)])
+             .head(rows))
+    folder = landing / SOURCE / as_of
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{load_sources()[SOURCE].file_stem or SOURCE}_{as_of.replace('-', '')}.csv"
+    frame.sink_csv(out)
+    return out
+
+
+def _slice(big: Path, landing: Path, rows: int) -> Path:
+    """The first `rows` data rows of the big file, as a delivery of their own."""
+    out = landing / big.parent.relative_to(big.parent.parent.parent) / big.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with big.open("rb") as src, out.open("wb") as dst:
+        for i, line in enumerate(src):
+            if i > rows:
+                break
+            dst.write(line)
+    return out
+
+
+def _ingest_child(landing: str, warehouse: str, queue: mp.Queue) -> None:
+    import time
+
+    from ingest import db
+    from ingest.deliveries import ingest_raw, stage_source
+    from ingest.sources import load_sources
+    from pipelines.bench import _peak_rss_mb
+
+    cfg = load_sources()[SOURCE]
+    t0 = time.perf_counter()
+    try:
+        with db.connect(warehouse) as con:
+            for step in (ingest_raw, stage_source):
+                con.execute("BEGIN TRANSACTION")  # as the assets do: one transaction a step
+                outcome = (step(con, Path(landing), cfg, lambda _m: None) if step is ingest_raw
+                           else step(con, cfg, lambda _m: None))
+                con.execute("COMMIT")
+        rows = outcome[-1].rows if outcome else 0
+        queue.put({"peak_mb": _peak_rss_mb(), "rows": rows, "seconds": time.perf_counter() - t0})
+    except Exception as exc:  # reported by the parent as one line
+        queue.put({"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _peak(landing: Path, warehouse: Path) -> dict:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_ingest_child, args=(str(landing), str(warehouse), queue))
+    proc.start()
+    got = queue.get()
+    proc.join()
+    if "error" in got:
+        raise RuntimeError(f"ingesting {landing} failed: {got['error']}")
+    return got
+
+
+def measure_delivery(big: Path, workdir: Path) -> DeliveryMemory:
+    """Peak RSS of ingesting the delivery holding `big`, and of a two-batch slice of it, each in a fresh process."""
+    from ingest.deliveries import BATCH_ROWS
+
+    slice_rows = 2 * BATCH_ROWS  # the shipped batch size: a larger one set by hand must show as growth
+    small = _slice(big, workdir / "slice-landing", slice_rows)
+    base = _peak(small.parent.parent.parent, workdir / "slice.duckdb")
+    full = _peak(big.parent.parent.parent, workdir / "big.duckdb")
+    for p in workdir.glob("*.duckdb*"):
+        p.unlink()
+    return DeliveryMemory(file_mb=big.stat().st_size / 2**20, rows=full["rows"], peak_mb=full["peak_mb"],
+                          baseline_mb=base["peak_mb"], slice_rows=base["rows"], seconds=full["seconds"])
+
+
+def bench_delivery(rows: int, repeat: int = 3, seed: int = 7,
+                   progress: Callable[[str], None] = print) -> str:
+    """Build one large delivery from a small generated zone, then measure it `repeat` times."""
+    from synth import generate
+
+    with tempfile.TemporaryDirectory(prefix="hhlink-bench-delivery-") as tmp:
+        root = Path(tmp)
+        progress(f"generating a template zone (seed {seed}) and a {rows:,}-row {SOURCE} delivery — not timed")
+        generate(20_000, seed, root / "zone", "typical")
+        template = next((root / "zone" / "landing" / SOURCE).glob("*/*.csv"))
+        big = build_delivery(template, root / "landing", rows)
+        runs = []
+        for i in range(repeat):
+            runs.append(measure_delivery(big, root))
+            r = runs[-1]
+            progress(f"run {i + 1}/{repeat}: peak {r.peak_mb:,.0f} MB, slice {r.baseline_mb:,.0f} MB, "
+                     f"{r.copies:.2f} copies")
+    med = {k: statistics.median(getattr(r, k) for r in runs)
+           for k in ("peak_mb", "baseline_mb", "attributable_mb", "copies", "seconds")}
+    r = runs[0]
+    return "\n".join([
+        f"bench delivery: one {SOURCE} CSV of {r.file_mb:,.0f} MB ({r.rows:,} rows), {repeat} runs (median)",
+        f"  landing → raw → staged, one transaction a step  {med['seconds']:7.1f} s",
+        f"  peak RSS                                        {med['peak_mb']:7,.0f} MB",
+        f"  peak RSS on a {r.slice_rows:,}-row slice            {med['baseline_mb']:7,.0f} MB",
+        f"  grows with the file                             {med['attributable_mb']:7,.0f} MB"
+        f"   = {med['copies']:.2f} copies of the file (target ≤ 1)",
+    ])
