@@ -155,7 +155,8 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, d, config: SourceConfig, prev: d
     row = {"source": d.source, "as_of": d.as_of, "folder": str(d.folder), "fingerprint": fp,
            "files": ", ".join(p.name for p in d.files), "rows_delivered": 0}
     try:
-        got = _load_raw(con, d, config, hashes, before)
+        with db.memory_limit(con):
+            got = _load_raw(con, d, config, hashes, before)
     except _ChangedWhileReading as exc:  # nothing written: whatever was known of this delivery stays
         outcome = Outcome(d.source, d.as_of, PENDING, 0, str(exc))
         progress(outcome.line())
@@ -249,6 +250,12 @@ class _Counts:
 
 def _stage_delivery(con: duckdb.DuckDBPyConnection, config: SourceConfig, as_of: date,
                     progress: Progress) -> _Counts:
+    with db.memory_limit(con):
+        return _stage_batches(con, config, as_of, progress)
+
+
+def _stage_batches(con: duckdb.DuckDBPyConnection, config: SourceConfig, as_of: date,
+                   progress: Progress) -> _Counts:
     """Stage one accepted delivery batch by batch, appending each batch's rows as it goes.
 
     Memory holds one batch (its raw rows, normalised rows and DuckDB's buffers), not
