@@ -11,7 +11,7 @@ import dagster as dg
 from assets.resources import HhlinkResource
 from ingest import db
 from ingest.sources import load_sources
-from quality.findings import FINDINGS_SCHEMA, compute_findings
+from quality.findings import FINDINGS_SCHEMA, audit_records, compute_findings, store_audit_records
 
 __all__ = ["FINDINGS_SCHEMA", "audit_assets", "findings", "report"]
 
@@ -21,8 +21,11 @@ __all__ = ["FINDINGS_SCHEMA", "audit_assets", "findings", "report"]
                       "record that shows it and readable evidence.")
 def findings(hhlink: HhlinkResource) -> dg.MaterializeResult:
     with hhlink.connect() as con:
-        table = compute_findings(con, load_sources(), hhlink.reference_date, hhlink.pseudonym_key)
+        sources = load_sources()
+        audit = audit_records(con, sources)
+        table = compute_findings(con, sources, hhlink.reference_date, hhlink.pseudonym_key, audit)
         db.replace(con, "findings", table)
+        store_audit_records(con, audit[0])
     counts = table.group_by("finding_type").len().sort("finding_type")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": table.height,

@@ -439,6 +439,29 @@ def household_coverage(sources: Iterable[SourceConfig]) -> Table:
                   *(C(s.source, f"Records of the household's members in {s.source}.") for s in sources)))
 
 
+#: The audit frame the findings step keeps for the report and the marts (`quality.findings.RECORDS_TABLE`).
+AUDIT_RECORDS = Table(
+    "audit.records", "Every current record with the person columns the audit rules read, its person and household, "
+    "as the findings step built it; the report and the marts read it instead of building it again. Holds names "
+    "and ID numbers.",
+    (SOURCE, AS_OF, C("record_id", "The record key.", "pseudonymise"), C("name", "Normalised name.", "drop"),
+     C("name_pinyin", "Name in toneless pinyin.", "drop"), C("id_number", "Normalised ID number.", "drop"),
+     C("id_number_status", "Status of the ID number (valid, invalid checksum, blank, …)."),
+     C("id_number_birth_date", "Birth date the ID number encodes.", "drop"),
+     C("id_number_sex", "Sex the ID number encodes."), C("sex", "Stated sex."),
+     C("birth_date", "Stated birth date.", "drop"), C("admin_code_county", "County code from the admin code."),
+     C("admin_code_township", "Township code from the admin code."),
+     C("address_township", "Township from the address."),
+     C("key_id_number", "ID number inside the record key (a 学籍号), when the source's key embeds one.", "drop"),
+     C("key_id_number_status", "Status of that ID number."), C("updated", "When the department last updated it."),
+     C("person_id", "Person the record is linked to."), C("household_id", "Household of that person."),
+     C("_foreign_id", "True when the record carries someone else's ID number (`findings`: shared_id_number)."),
+     C("audit_pid", "The person the audit rules count the record under (its person, or the record itself if "
+                    "unlinked)."),
+     C("linkage_basis", "The linkage run's inputs fingerprint the frame was built on; a later run makes it stale.")),
+    analyst=False)
+
+
 def fixed_tables() -> tuple[Table, ...]:
     """Every table whose columns do not depend on the source configs."""
-    return (*MAIN, *ANALYST_ONLY, *LINKED, *META, *AUDIT)
+    return (*MAIN, *ANALYST_ONLY, *LINKED, *META, *AUDIT, AUDIT_RECORDS)

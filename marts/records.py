@@ -21,7 +21,7 @@ import polars as pl
 
 from ingest import db
 from ingest.sources import SourceConfig
-from quality.findings import audit_records
+from quality.findings import stored_audit_records
 from quality.records import current_view, present_sources
 
 #: Area columns added to the audit frame (address names are only trusted where the source's
@@ -31,7 +31,7 @@ AREA_COLUMNS = ("address", "address_township", "address_village", "admin_code_vi
 
 def snapshot_records(con: duckdb.DuckDBPyConnection, sources: Mapping[str, SourceConfig]) -> pl.DataFrame:
     """Every current record: audit columns + `_foreign_id` + area columns + `lives_here` (address is residence)."""
-    records, _ = audit_records(con, sources)
+    records = stored_audit_records(con, sources)
     parts = []
     for src in present_sources(con, sources):
         cols = ", ".join(db.quote(c) for c in AREA_COLUMNS)

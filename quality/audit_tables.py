@@ -17,7 +17,7 @@ from ingest import db
 from ingest.sources import SourceConfig
 from quality import coverage, linkage, staleness
 from quality.expectations import RESULT_SCHEMA, all_suites, run_suites, store_results
-from quality.findings import FINDING_TYPES, audit_records, deaths
+from quality.findings import FINDING_TYPES, deaths, stored_audit_records
 from quality.privacy import public_findings
 
 
@@ -67,7 +67,7 @@ def build(con: duckdb.DuckDBPyConnection, sources: Mapping[str, SourceConfig],
           json_dir=None) -> dict[str, pl.DataFrame]:
     """Compute every audit table (name without schema → frame) and write them to `audit.*`."""
     ref = reference_date(con)
-    records, _ = audit_records(con, sources)
+    records = stored_audit_records(con, sources)
     names = list(sources)
     matrix = coverage.household_matrix(records, names)
     facets, facet_summary = staleness.household_facet_staleness(records, sources, ref)

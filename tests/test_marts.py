@@ -420,3 +420,23 @@ def test_discovery_command(run: dict, tmp_path: Path) -> None:
     none = subprocess.run([hhlink, "discovery", "--truth", str(run["truth"]), "--warehouse", str(empty)],
                           capture_output=True, text=True, timeout=300)
     assert none.returncode == 2 and "no proactive_discovery table" in none.stderr
+
+
+def test_report_and_marts_read_the_audit_frame_findings_stored(run: dict, tmp_path: Path) -> None:
+    """The stored frame is what `audit_records` builds, and is read only while the linkage is unchanged."""
+    import shutil
+
+    from polars.testing import assert_frame_equal
+
+    from quality.findings import RECORDS_TABLE, audit_records, stored_audit_records
+
+    wh = tmp_path / "w.duckdb"
+    shutil.copyfile(run["warehouse"], wh)
+    sources, order = load_sources(), ["source", "record_id"]
+    with db.connect(wh) as con:
+        built = audit_records(con, sources)[0]
+        assert_frame_equal(stored_audit_records(con, sources).sort(order), built.sort(order))
+        con.execute(f"UPDATE {RECORDS_TABLE} SET name = 'stored'")  # tell the stored frame from a built one
+        assert set(stored_audit_records(con, sources)["name"]) == {"stored"}
+        con.execute("UPDATE linked.resolution_runs SET inputs_fingerprint = 'another linkage'")
+        assert_frame_equal(stored_audit_records(con, sources).sort(order), built.sort(order))
