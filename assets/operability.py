@@ -14,6 +14,7 @@ happened and what to do. The UI shows it at the top of the run; `hhlink run` pri
 
 import errno
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -39,6 +40,14 @@ def transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNO
 
 
+def _disk_full(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if "No space left on device" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def advice(exc: BaseException) -> str:
     """One line: what went wrong, in terms of what the operator can do about it."""
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -51,6 +60,9 @@ def advice(exc: BaseException) -> str:
                 f"{os.environ.get('HHLINK_DUCKDB_MEMORY', '1GB')}) or run on a machine with more memory")
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return f"the disk is full ({exc.filename or msg}): free space beside the warehouse and run again"
+    if _disk_full(exc):  # DuckDB's own spill files, often wrapped in a Splink error
+        return ("a disk filled up while DuckDB spilled to its temporary files: free space there (TMPDIR, "
+                f"{tempfile.gettempdir()}) or point TMPDIR at a bigger disk, and run again")
     if isinstance(exc, PermissionError):
         return (f"no permission to use {exc.filename or 'a file'}: check who owns the warehouse folder "
                 f"(HHLINK_WAREHOUSE) and the landing zone (HHLINK_LANDING)")

@@ -171,6 +171,17 @@ def pair_columns(available: set[str]) -> list[str]:
 SPILL_ABOVE_RECORDS = 1_000_000
 
 
+#: Records per chunk of Splink's predict (``HHLINK_PREDICT_CHUNK_RECORDS``). Unchunked, the 5M-person
+#: zone's blocked pairs joined to their records spilled over 50 GB of DuckDB temporary files
+#: and filled the disk; chunks score a share of the pairs at a time.
+PREDICT_CHUNK_RECORDS = 3_000_000
+
+
+def predict_chunks(records: int) -> int:
+    per_chunk = int(os.environ.get("HHLINK_PREDICT_CHUNK_RECORDS", "") or PREDICT_CHUNK_RECORDS)
+    return max(1, -(-records // per_chunk))
+
+
 def _with_spill(cfg: LinkConfig, records: int) -> LinkConfig:
     """The config, with a temporary materialisation folder when the input is large and none was given."""
     if cfg.materialise_dir is not None or cfg.engine != "duckdb":
@@ -207,7 +218,11 @@ def link(inputs: pa.Table, cfg: LinkConfig | None = None,
         timings["train"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        pred = linker.inference.predict(threshold_match_weight=cfg.review_low, warning_mode="never")
+        chunks = predict_chunks(inputs.num_rows)
+        if chunks > 1:
+            progress(f"scoring in {chunks} chunks ({inputs.num_rows:,} records)")
+        pred = linker.inference.predict(threshold_match_weight=cfg.review_low, warning_mode="never",
+                                        num_chunks_left=1, num_chunks_right=chunks)
         keep = pair_columns({c.unquote().name for c in pred.columns})
         if on_spark:
             engines.pairs_to_duckdb(engine_api, pred.physical_name, keep, con)

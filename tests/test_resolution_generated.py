@@ -43,3 +43,23 @@ def test_rerun_gives_identical_tables(generated: Path, linked: Path) -> None:
     xref, members = before
     persons = {p for _, _, p in xref}
     assert {p for _, p in members} == persons and len(members) == len(persons)
+
+
+def test_chunked_scoring_gives_the_same_persons(generated: Path, linked: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Very large zones score their pairs in chunks (`link.predict_chunks`); the persons must not change."""
+    from ingest import db
+    from resolution.link import LinkConfig, predict_chunks
+    from resolution.run import resolve
+
+    monkeypatch.setenv("HHLINK_PREDICT_CHUNK_RECORDS", "2000")
+    wh = tmp_path / "wh.duckdb"
+    wh.write_bytes(linked.read_bytes())
+    said: list[str] = []
+    with db.connect(wh) as con:
+        records = con.sql("SELECT count(*) FROM person_xref").fetchall()[0][0]
+        assert predict_chunks(records) > 1
+        con.execute("UPDATE linked.resolution_runs SET inputs_fingerprint = 'rerun'")  # else it is skipped
+        resolve(con, LinkConfig(), progress=said.append, mode="full")
+    assert any("chunks" in line for line in said)
+    assert _tables(wh) == _tables(linked)
