@@ -182,3 +182,20 @@ def test_a_locked_working_database_is_retried_then_explained(health_delivery: Pa
     line = _failure_line(result)
     assert "in use by another process" in line and "wait for it to finish" in line, line
     assert "Traceback" not in line and "\n" not in line
+
+
+def test_a_full_disk_under_duckdb_spill_files_is_one_line_of_advice(tmp_path: Path) -> None:
+    """DuckDB's temp files filling the disk reach the operator as what to do, even wrapped in another error."""
+    import duckdb
+
+    from assets.operability import advice
+
+    try:
+        try:
+            raise duckdb.IOException(f'Could not write file "{tmp_path}/duckdb_temp_1.tmp": No space left on device')
+        except duckdb.IOException as inner:
+            raise RuntimeError("Error executing the following sql for table `__splink__df_predict`") from inner
+    except RuntimeError as exc:
+        line = advice(exc)
+    assert "\n" not in line and "disk filled up" in line and "TMPDIR" in line
+    assert "unexpected" in advice(RuntimeError("something else"))
