@@ -93,14 +93,25 @@ def _child(landing: str, warehouse: str, queue: mp.Queue) -> None:
     queue.put(_ingest_once(landing, warehouse))
 
 
-def _measure(landing: Path, warehouse: Path) -> dict[str, float]:
+def in_fresh_process(target: Callable[..., None], *args: str) -> dict:
+    """Run `target(*args, queue)` in a spawned process and return the one dict it puts on the queue.
+
+    A fresh process per measurement, so its peak RSS is its own; a child that reports
+    ``{"error": ...}`` becomes a RuntimeError with that one line.
+    """
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(str(landing), str(warehouse), queue))
+    proc = ctx.Process(target=target, args=(*args, queue))
     proc.start()
     out = queue.get()
     proc.join()
+    if "error" in out:
+        raise RuntimeError(out["error"])
     return out
+
+
+def _measure(landing: Path, warehouse: Path) -> dict[str, float]:
+    return in_fresh_process(_child, str(landing), str(warehouse))
 
 
 def bench_ingest(persons: int, repeat: int = 3, seed: int = 7, profile: str = "typical",
@@ -199,17 +210,13 @@ def bench_run(persons: int, repeat: int = 3, seed: int = 7, profile: str = "typi
             generate(persons, seed, root, profile, as_of=date.fromisoformat(as_of))
             landing = root / "landing"
         runs = []
-        ctx = mp.get_context("spawn")
         for i in range(repeat):
             wh = root / f"run-{i}" / "warehouse.duckdb"
             wh.parent.mkdir(parents=True)
-            queue = ctx.Queue()
-            proc = ctx.Process(target=_run_child, args=(str(landing), str(wh), as_of, queue))
-            proc.start()
-            got = queue.get()
-            proc.join()
-            if "error" in got:
-                raise RuntimeError(f"run {i + 1} failed: {got['error']}")
+            try:
+                got = in_fresh_process(_run_child, str(landing), str(wh), as_of)
+            except RuntimeError as exc:
+                raise RuntimeError(f"run {i + 1} failed: {exc}") from None
             runs.append(got)
             progress(f"run {i + 1}/{repeat}: {got['total']:.1f} s, peak {got['peak_rss_mb']:,.0f} MB")
             for p in sorted(wh.parent.rglob("*"), reverse=True):  # keep the disk free between runs

@@ -103,15 +103,12 @@ def _ingest_child(landing: str, warehouse: str, queue: mp.Queue) -> None:
 
 
 def _peak(landing: Path, warehouse: Path) -> dict:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_ingest_child, args=(str(landing), str(warehouse), queue))
-    proc.start()
-    got = queue.get()
-    proc.join()
-    if "error" in got:
-        raise RuntimeError(f"ingesting {landing} failed: {got['error']}")
-    return got
+    from pipelines.bench import in_fresh_process
+
+    try:
+        return in_fresh_process(_ingest_child, str(landing), str(warehouse))
+    except RuntimeError as exc:
+        raise RuntimeError(f"ingesting {landing} failed: {exc}") from None
 
 
 def measure_delivery(big: Path, workdir: Path) -> DeliveryMemory:
