@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from queue import Empty
 
 
 def _peak_rss_mb() -> float:
@@ -103,7 +104,16 @@ def in_fresh_process(target: Callable[..., None], *args: str) -> dict:
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, queue))
     proc.start()
-    out = queue.get()
+    while True:
+        try:
+            out = queue.get(timeout=2)
+            break
+        except Empty:
+            if not proc.is_alive():  # killed without a word: the kernel's OOM killer, most often
+                code = proc.exitcode
+                how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                raise RuntimeError(f"the measured process ended without a result ({how}; "
+                                   "signal 9 is usually the out-of-memory killer)") from None
     proc.join()
     if "error" in out:
         raise RuntimeError(out["error"])
