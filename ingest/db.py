@@ -16,25 +16,22 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from ingest.settings import positive_int
+
 SCHEMAS = ("raw", "staged", "quarantine", "meta", "linked", "audit")
 
 #: Frames of at least this many rows reach DuckDB through a Parquet spool file, not Arrow.
 #: Every asset writes inside one transaction, and DuckDB keeps rows inserted from a
-#: registered Arrow table in that transaction's memory until COMMIT (measured: 2.25M staged
-#: rows held 1.4 GB under a 256 MB memory limit), while rows inserted from Parquet are
-#: written out as they go (0.2 GB). Small frames keep the cheaper Arrow path.
+#: registered Arrow table in that transaction's memory until COMMIT (measured: inserting 2.25M
+#: staged rows peaked at 1.4 GB under a 256 MB memory limit), while rows inserted from Parquet
+#: are written out as they go (0.2 GB). Small frames keep the cheaper Arrow path.
 SPOOL_ROWS_ENV, SPOOL_ROWS = "HHLINK_SPOOL_ROWS", 50_000
-
-
-def _spool_rows() -> int:
-    value = os.environ.get(SPOOL_ROWS_ENV, "").strip()
-    return int(value) if value else SPOOL_ROWS
 
 
 @contextmanager
 def _frame_source(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> Iterator[str]:
     """A FROM-clause source holding the frame: a Parquet spool file when large, else a registered Arrow view."""
-    if frame.height >= _spool_rows():
+    if frame.height >= positive_int(SPOOL_ROWS_ENV, SPOOL_ROWS):
         with tempfile.TemporaryDirectory(prefix="hhlink-frame-") as tmp:
             path = Path(tmp) / "frame.parquet"
             frame.write_parquet(path, compression="lz4", statistics=False)

@@ -14,14 +14,14 @@ Parquet that DuckDB inserts, and `stage_source` normalises it in row batches
 all its rows in SQL. Each staged batch reaches DuckDB through a Parquet spool file
 (`ingest.db.append`): inside the asset's transaction, rows inserted from Arrow stay in
 memory until COMMIT. Staging a 410 MB delivery (2.25M rows) as one frame peaked at
-4.0 GB; in 250k-row batches inserted from Arrow at 2.1 GB; now at 0.77 GB, of which
-0.39 GB grows with the file (`hhlink bench delivery`, docs/reliability.md).
+4.0 GB; in 250k-row batches inserted from Arrow at 2.1 GB. Now a 359 MB delivery peaks at
+0.75 GB, and memory grows by 0.37 MB per MB of delivery (`hhlink bench delivery`,
+docs/reliability.md).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,6 +34,7 @@ import polars as pl
 from ingest import db
 from ingest.landing import FILE_COL, ROW_COL, DeliveryRejected, discover, hash_files, snapshot, spool_delivery
 from ingest.landing import fingerprint as fingerprint_of
+from ingest.settings import positive_int
 from ingest.sources import SourceConfig
 from ingest.stage import Staged, normalise_key, raw_header, stage
 
@@ -184,11 +185,7 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, d, config: SourceConfig, prev: d
 
 
 def _batch_rows() -> int:
-    value = os.environ.get(BATCH_ROWS_ENV, "").strip()
-    rows = int(value) if value else BATCH_ROWS
-    if rows < 1:
-        raise ValueError(f"{BATCH_ROWS_ENV} must be a positive number of rows, not {value!r}")
-    return rows
+    return positive_int(BATCH_ROWS_ENV, BATCH_ROWS)
 
 
 _KEY_UDF, _REPEATED_TABLE, _REPEATED_COL = "_hh_record_key", "_hh_repeated", "_hh_repeated"

@@ -94,7 +94,7 @@ def _child(landing: str, warehouse: str, queue: mp.Queue) -> None:
     queue.put(_ingest_once(landing, warehouse))
 
 
-def in_fresh_process(target: Callable[..., None], *args: str) -> dict:
+def in_fresh_process(target: Callable[..., None], *args: object) -> dict:
     """Run `target(*args, queue)` in a spawned process and return the one dict it puts on the queue.
 
     A fresh process per measurement, so its peak RSS is its own; a child that reports

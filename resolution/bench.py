@@ -8,7 +8,6 @@ peak RSS is its own.
 from __future__ import annotations
 
 import multiprocessing as mp
-import resource
 import shutil
 import statistics
 import tempfile
@@ -24,6 +23,7 @@ def _child(warehouse: str, train: bool, queue: mp.Queue) -> None:
 
     logging.getLogger("splink").setLevel(logging.ERROR)
     from ingest import db
+    from pipelines.bench import _peak_rss_mb
     from resolution.link import LinkConfig
     from resolution.run import resolve
 
@@ -34,18 +34,14 @@ def _child(warehouse: str, train: bool, queue: mp.Queue) -> None:
     out["total"] = time.perf_counter() - t0
     out["records"] = s.records
     out["pairs"] = s.pairs_scored
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = _peak_rss_mb()
     queue.put(out)
 
 
 def _measure(warehouse: Path, train: bool) -> dict[str, float]:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(str(warehouse), train, queue))
-    proc.start()
-    out = queue.get()
-    proc.join()
-    return out
+    from pipelines.bench import in_fresh_process
+
+    return in_fresh_process(_child, str(warehouse), train)
 
 
 def bench_link(persons: int, repeat: int = 3, seed: int = 7, profile: str = "typical",

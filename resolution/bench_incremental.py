@@ -47,13 +47,9 @@ def _child(warehouse: str, mode: str, queue: mp.Queue) -> None:
 
 
 def _measure(warehouse: Path, mode: str) -> dict:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(str(warehouse), mode, queue))
-    proc.start()
-    out = queue.get()
-    proc.join()
-    return out
+    from pipelines.bench import in_fresh_process
+
+    return in_fresh_process(_child, str(warehouse), mode)
 
 
 def _ingest(landing: Path, warehouse: Path) -> None:

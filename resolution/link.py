@@ -40,6 +40,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from ingest.settings import positive_int
 from resolution import engine as engines
 from resolution.model import PARAMS_PATH, params_from_linker, settings_for
 
@@ -178,7 +179,7 @@ PREDICT_CHUNK_RECORDS = 3_000_000
 
 
 def predict_chunks(records: int) -> int:
-    per_chunk = int(os.environ.get("HHLINK_PREDICT_CHUNK_RECORDS", "") or PREDICT_CHUNK_RECORDS)
+    per_chunk = positive_int("HHLINK_PREDICT_CHUNK_RECORDS", PREDICT_CHUNK_RECORDS)
     return max(1, -(-records // per_chunk))
 
 
@@ -186,7 +187,7 @@ def _with_spill(cfg: LinkConfig, records: int) -> LinkConfig:
     """The config, with a temporary materialisation folder when the input is large and none was given."""
     if cfg.materialise_dir is not None or cfg.engine != "duckdb":
         return cfg
-    above = int(os.environ.get("HHLINK_LINK_SPILL_ABOVE", "") or SPILL_ABOVE_RECORDS)
+    above = positive_int("HHLINK_LINK_SPILL_ABOVE", SPILL_ABOVE_RECORDS)
     if records < above:
         return cfg
     folder = Path(tempfile.mkdtemp(prefix="hhlink-splink-"))
