@@ -516,9 +516,7 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     lap("region pairs")
     lk.execute("CREATE TABLE hh_input AS SELECT * FROM hh_current "
                "WHERE unique_id IN (SELECT unique_id FROM inc_region)")
-    from splink import DuckDBAPI
-
-    clusters, links, review = decide_and_cluster(lk, DuckDBAPI(lk), decisions, cfg)
+    clusters, links, review = decide_and_cluster(lk, decisions, cfg)
     lap("decide and cluster")
     timings["cluster"] = time.perf_counter() - t0
 

@@ -37,11 +37,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from ingest.settings import positive_int
 from resolution import engine as engines
+from resolution.components import component_labels, smallest_member
 from resolution.model import PARAMS_PATH, params_from_linker, settings_for
 
 log = logging.getLogger("hhlink.resolution")
@@ -238,13 +240,13 @@ def link(inputs: pa.Table, cfg: LinkConfig | None = None,
 
     t0 = time.perf_counter()
     decisions = read_decisions(cfg.decisions)
-    clusters, links, review = decide_and_cluster(con, db_api, decisions, cfg)
+    clusters, links, review = decide_and_cluster(con, decisions, cfg)
     timings["cluster"] = time.perf_counter() - t0
     return LinkResult(clusters, links, review, params, timings, pairs, con)
 
 
-def decide_and_cluster(con: duckdb.DuckDBPyConnection, db_api, decisions: pl.DataFrame,
-                        cfg: LinkConfig) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def decide_and_cluster(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame,
+                       cfg: LinkConfig) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     con.register("_hh_dec", decisions.to_arrow())
     con.execute("CREATE OR REPLACE TABLE hh_decisions AS SELECT * FROM _hh_dec")
     con.unregister("_hh_dec")
@@ -284,17 +286,7 @@ def decide_and_cluster(con: duckdb.DuckDBPyConnection, db_api, decisions: pl.Dat
           AND NOT EXISTS (SELECT 1 FROM hh_scored s WHERE s.unique_id_l = d.unique_id_l
                           AND s.unique_id_r = d.unique_id_r)""")
 
-    from splink.clustering import cluster_pairwise_predictions_at_threshold
-
-    con.execute("CREATE OR REPLACE TABLE hh_edges AS SELECT unique_id_l, unique_id_r FROM hh_scored WHERE linked")
-    con.execute("CREATE OR REPLACE TABLE hh_nodes AS SELECT unique_id FROM hh_input")
-    nodes = db_api.table_to_splink_dataframe("hh_nodes", "hh_nodes")
-    edges = db_api.table_to_splink_dataframe("hh_edges", "hh_edges")
-    cc = cluster_pairwise_predictions_at_threshold(nodes, edges, db_api, "unique_id")
-    con.execute(f"CREATE OR REPLACE TABLE hh_cc AS SELECT unique_id, min(unique_id) OVER (PARTITION BY cluster_id) "
-                f"AS cluster_id FROM {cc.physical_name}")
-    cc.drop_table_from_database_and_remove_from_cache()
-
+    _cluster(con)
     clusters = _split_conflicts(con)
     links = con.sql("SELECT * EXCLUDE (id_l, id_r, id_head_l, id_head_r) FROM hh_scored "
                     "ORDER BY unique_id_l, unique_id_r").pl()
@@ -307,6 +299,23 @@ def decide_and_cluster(con: duckdb.DuckDBPyConnection, db_api, decisions: pl.Dat
            OR (s.reason = 'below threshold' AND s.match_weight >= {cfg.review_low})
         ORDER BY s.match_weight DESC, s.unique_id_l, s.unique_id_r""").pl()
     return clusters, links, review
+
+
+def _cluster(con: duckdb.DuckDBPyConnection) -> None:
+    """``hh_cc`` (unique_id, cluster_id): records joined by linked pairs, named by their smallest unique_id."""
+    con.execute("CREATE OR REPLACE TABLE hh_nodes AS "
+                "SELECT unique_id, (row_number() OVER (ORDER BY unique_id) - 1)::BIGINT AS i FROM hh_input")
+    edges = con.sql("SELECT a.i AS a, b.i AS b FROM hh_scored s JOIN hh_nodes a ON a.unique_id = s.unique_id_l "
+                    "JOIN hh_nodes b ON b.unique_id = s.unique_id_r WHERE s.linked").fetchnumpy()
+    n = con.execute("SELECT count(*) FROM hh_nodes").fetchall()[0][0]
+    root = pa.table({"i": np.arange(n, dtype=np.int64),
+                     "root": smallest_member(component_labels(n, edges["a"], edges["b"]))})
+    con.register("_hh_root", root)
+    try:
+        con.execute("CREATE OR REPLACE TABLE hh_cc AS SELECT n.unique_id, m.unique_id AS cluster_id "
+                    "FROM hh_nodes n JOIN _hh_root r USING (i) JOIN hh_nodes m ON m.i = r.root")
+    finally:
+        con.unregister("_hh_root")
 
 
 def _two_people(a: str, b: str) -> str:
