@@ -225,6 +225,7 @@ def _prepare_candidates(wh: duckdb.DuckDBPyConnection, sources: dict[str, Source
     """The linkage rows of the candidate records, by the one `prepare` (on a DuckDB holding just them)."""
     mem = duckdb.connect()
     try:
+        mem.execute("SET enable_progress_bar = false")
         mem.execute("CREATE SCHEMA staged")
         wh.register("_hh_cand", candidates)
         try:
@@ -403,6 +404,7 @@ def resolve_incremental(wh: duckdb.DuckDBPyConnection, cfg: LinkConfig, sources:
     """Link the changed records against the known persons; a reason instead when a full run is better."""
     catalog = wh.execute("SELECT current_database()").fetchall()[0][0]
     lk = wh.cursor()
+    lk.execute("SET enable_progress_bar = false")  # a cursor has its own settings: no bars in the run log
     name = f"hh_link_{os.getpid()}_{next(_ATTACHED)}"
     lk.execute(f"ATTACH ':memory:' AS {name}")
     lk.execute(f"USE {name}")
