@@ -90,7 +90,7 @@ STATE_VERSION = "3"
 FULL_ENV = "HHLINK_FULL_RELINK"
 MAX_SHARE_ENV, MAX_SHARE = "HHLINK_INCREMENTAL_MAX_SHARE", 0.25
 #: The linkage code: a change to any of these re-links everything once.
-_CODE = ("prepare.py", "link.py", "model.py", "households.py", "ids.py", "incremental.py", "run.py")
+_CODE = ("prepare.py", "link.py", "model.py", "households.py", "components.py", "ids.py", "incremental.py", "run.py")
 _ATTACHED = itertools.count(1)
 
 
