@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from quality.frames import ENGINE, most_frequent, most_frequent_known
 from quality.records import TRUSTED_ID
 
 #: A county-level name at the start of an address or after the province/city.
@@ -30,17 +31,16 @@ AREA_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _mode(frame: pl.DataFrame, by: list[str], value: str, alias: str | None = None) -> pl.DataFrame:
+def _mode(frame: pl.LazyFrame, by: list[str], value: str, alias: str | None = None) -> pl.LazyFrame:
     """The most frequent non-null `value` per `by` (ties: the smallest value)."""
-    return (frame.filter(pl.col(value).is_not_null() & pl.all_horizontal(pl.col(b).is_not_null() for b in by))
-            .group_by(*by, value).len().sort([*by, "len", value], descending=[*[False] * len(by), True, False])
-            .group_by(by, maintain_order=True).first().select(*by, pl.col(value).alias(alias or value)))
+    known = pl.col(value).is_not_null() & pl.all_horizontal(pl.col(b).is_not_null() for b in by)
+    return most_frequent(frame.filter(known), by, value, alias or value)
 
 
-def _places(records: pl.DataFrame) -> pl.DataFrame:
+def _places(records: pl.DataFrame) -> pl.LazyFrame:
     """Per record: codes as delivered and place names from the residence address."""
     lives = pl.col("lives_here").fill_null(False)
-    return records.filter(pl.col("household_id").is_not_null()).select(
+    return records.lazy().filter(pl.col("household_id").is_not_null()).select(
         "household_id",
         pl.col("admin_code_county").alias("c_code"), pl.col("admin_code_township").alias("t_code"),
         pl.col("admin_code_village").alias("v_code"),
@@ -52,7 +52,7 @@ def _places(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _fill_codes(places: pl.DataFrame) -> pl.DataFrame:
+def _fill_codes(places: pl.LazyFrame) -> pl.LazyFrame:
     """Codes for records that only name the place, from records that give both (level by level)."""
     c_of = _mode(places, ["c_name"], "c_code", "_c")
     places = places.join(c_of, on="c_name", how="left").with_columns(pl.coalesce("c_code", "_c").alias("c_code"))
@@ -78,24 +78,23 @@ def _urban_rural() -> pl.Expr:
 
 def household_areas(records: pl.DataFrame) -> pl.DataFrame:
     """One row per household in `records` (AREA_SCHEMA); unknown levels are null."""
-    places = _fill_codes(_places(records))
+    # One frame that every mode below reads: materialised once, each mode a lazy plan over it.
+    places = _fill_codes(_places(records)).collect(engine=ENGINE).lazy()
     names = {"c": _mode(places, ["c_code"], "c_name"), "t": _mode(places, ["t_code"], "t_name"),
              "v": _mode(places, ["v_code"], "v_name")}
     local = places.select(pl.col("c_code").drop_nulls().unique())
-    hh = places.select("household_id").unique()
-    village = _mode(places, ["household_id"], "v_code", "village_code")
-    township = _mode(places, ["household_id"], "t_code", "_t")
-    county = _mode(places, ["household_id"], "c_code", "_c")
+    # Per household, in one pass: the codes and the names its members' records give most often.
+    hh = most_frequent_known(places, "household_id", {"v_code": "village_code", "t_code": "_t", "c_code": "_c",
+                                                      "c_name": "_cn", "t_name": "_tn", "v_name": "_vn"})
     by_id = _mode(places.join(local, left_on="id_county", right_on="c_code", how="semi"),
                   ["household_id"], "id_county", "_id")
-    out = (hh.join(village, on="household_id", how="left").join(township, on="household_id", how="left")
-           .join(county, on="household_id", how="left").join(by_id, on="household_id", how="left")
+    out = (hh.join(by_id, on="household_id", how="left")
            .with_columns(pl.coalesce(pl.col("village_code").str.slice(0, 9), "_t").alias("township_code"))
            .with_columns(pl.coalesce(pl.col("township_code").str.slice(0, 6), "_c", "_id").alias("county_code")))
     # Names: the gazetteer's name for the code, else the name the members' addresses give most often.
     for lvl, level in (("c", "county"), ("t", "township"), ("v", "village")):
-        own = _mode(places, ["household_id"], f"{lvl}_name", f"_{lvl}n")
         out = (out.join(names[lvl].rename({f"{lvl}_code": f"{level}_code", f"{lvl}_name": f"_{lvl}g"}),
-                        on=f"{level}_code", how="left").join(own, on="household_id", how="left")
+                        on=f"{level}_code", how="left")
                .with_columns(pl.coalesce(f"_{lvl}g", f"_{lvl}n").alias(f"{level}_name")))
-    return out.with_columns(_urban_rural().alias("urban_rural")).select(list(AREA_SCHEMA)).cast(AREA_SCHEMA)
+    return (out.with_columns(_urban_rural().alias("urban_rural")).select(list(AREA_SCHEMA)).cast(AREA_SCHEMA)
+            .collect(engine=ENGINE))

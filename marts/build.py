@@ -53,5 +53,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, sources: Mapping[str, SourceConf
 
 
 def write_marts(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.DataFrame]) -> None:
+    # One chunk each: a frame of many chunks reaches DuckDB as many small row groups, which the
+    # next checkpoint then rewrites (quality.findings.store_audit_records).
     for name in MART_NAMES:
-        db.replace(con, name, tables[name])
+        db.replace(con, name, tables[name].rechunk())

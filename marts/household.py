@@ -19,6 +19,7 @@ from ingest.sources import SourceConfig
 from marts.area import AREA_SCHEMA
 from marts.person import AGE_GROUPS
 from marts.policy import Policy
+from quality.frames import ENGINE
 from quality.staleness import household_facet_staleness
 
 #: Household rules (resolution.households), strongest evidence first.
@@ -73,23 +74,23 @@ def _count(cond: pl.Expr) -> pl.Expr:
 def household_table(person: pl.DataFrame, areas: pl.DataFrame) -> pl.DataFrame:
     """One row per household: area, size, head, the strongest rule that formed it, the sources that know it."""
     rule_rank = pl.col("household_rule").replace_strict({r: i for i, r in enumerate(RULE_ORDER)}, default=99)
-    core = person.group_by("household_id").agg(
+    core = person.lazy().group_by("household_id").agg(
         pl.len().cast(pl.Int32).alias("members"), _count(~pl.col("deceased")).alias("living_members"),
         pl.col("person_id").filter(pl.col("is_head")).first().alias("head_person_id"),
         pl.col("household_rule").sort_by(rule_rank).first().alias("formed_by"),
         pl.col("sources").list.explode(keep_nulls=False, empty_as_null=False).unique().sort()
         .alias("sources"))
-    out = (core.join(areas, on="household_id", how="left")
+    out = (core.join(areas.lazy(), on="household_id", how="left")
            .with_columns(pl.col("sources").list.drop_nulls(), pl.col("sources").list.drop_nulls().list.len()
                          .cast(pl.Int32).alias("n_sources")))
-    return out.select(list(HOUSEHOLD_SCHEMA)).cast(HOUSEHOLD_SCHEMA).sort("household_id")
+    return out.select(list(HOUSEHOLD_SCHEMA)).cast(HOUSEHOLD_SCHEMA).sort("household_id").collect(engine=ENGINE)
 
 
 def _facets(records: pl.DataFrame, sources: Mapping[str, SourceConfig], reference: date,
-            freshness: pl.DataFrame) -> pl.DataFrame:
+            freshness: pl.DataFrame) -> pl.LazyFrame:
     facets, _ = household_facet_staleness(records, sources, reference)
-    status = freshness.select("source", pl.col("status").alias("delivery_status"))
-    return (facets.join(status, on="source", how="left").sort("household_id", "source")
+    status = freshness.lazy().select("source", pl.col("status").alias("delivery_status"))
+    return (facets.lazy().join(status, on="source", how="left").sort("household_id", "source")
             .group_by("household_id", maintain_order=True).agg(
                 pl.struct("source", "updated", pl.col("age_days").cast(pl.Int64),
                           pl.col("expected_every_days").cast(pl.Int64), "stale", "delivery_status").alias("facets"),
@@ -121,10 +122,11 @@ def household_profile(person: pl.DataFrame, household: pl.DataFrame, facts: pl.D
                       reference: date) -> pl.DataFrame:
     """One wide row per household (PROFILE_SCHEMA); `facts` gives civil affairs' declared income per person."""
     alive = ~pl.col("deceased")
-    declared = facts.select("person_id", "declared_income", "verified_on")
-    p = (person.join(declared, on="person_id", how="left")
-         .join(household.select("household_id", (pl.col("urban_rural") == "rural").fill_null(False).alias("_rural")),
-               on="household_id", how="left")
+    declared = facts.lazy().select("person_id", "declared_income", "verified_on")
+    rural = household.lazy().select("household_id", (pl.col("urban_rural") == "rural").fill_null(False).alias("_rural"))
+    # Members in person order: some figures below take a household's first member that has one.
+    p = (person.lazy().join(declared, on="person_id", how="left", maintain_order="left")
+         .join(rural, on="household_id", how="left", maintain_order="left")
          .with_columns(pl.col("_rural").fill_null(False)))
     dis_rank = pl.when(alive).then(pl.col("disability_level")).replace_strict(
         {d: i for i, d in enumerate(_DISABILITY_ORDER)}, default=None)
@@ -174,7 +176,7 @@ def household_profile(person: pl.DataFrame, household: pl.DataFrame, facts: pl.D
     incomplete = (pl.col("members_amount_missing") > 0) | (
         pl.lit(policy.absent_adults_unknown) & (pl.col("adults_without_employment_record") > 0))
     estimated = ((pl.col("monthly_wages") + pl.col("monthly_pensions")) * 12 + pl.col("imputed_income")) / living
-    out = (household.join(agg, on="household_id", how="left")
+    out = (household.lazy().join(agg, on="household_id", how="left")
            .join(_facets(records, sources, reference, freshness), on="household_id", how="left")
            .with_columns(pl.coalesce("_cat_in", "_cat_any").alias("assistance_category"),
                          (pl.col("_workers") * policy.imputed_rural_income_per_worker).cast(pl.Float64)
@@ -187,4 +189,4 @@ def household_profile(person: pl.DataFrame, household: pl.DataFrame, facts: pl.D
                          .when(living > 0).then(pl.lit("estimated")).alias("income_basis"),
                          pl.col("facets").fill_null(pl.lit([], dtype=pl.List(FACET))),
                          pl.col("stale_facets").fill_null(pl.lit([], dtype=pl.List(pl.String)))))
-    return out.select(list(PROFILE_SCHEMA)).cast(PROFILE_SCHEMA).sort("household_id")
+    return out.select(list(PROFILE_SCHEMA)).cast(PROFILE_SCHEMA).sort("household_id").collect(engine=ENGINE)

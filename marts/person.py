@@ -15,6 +15,7 @@ import polars as pl
 
 from ingest.normalise.ids import STATUSES
 from quality.findings import person_birth_dates
+from quality.frames import ENGINE, most_frequent
 from quality.records import TRUSTED_ID
 
 #: Age groups of the household profile: under school age, compulsory school age (as the
@@ -50,33 +51,33 @@ def age_group(age: pl.Expr) -> pl.Expr:
     return expr
 
 
-def _identity(records: pl.DataFrame) -> pl.DataFrame:
+def _identity(records: pl.DataFrame) -> pl.LazyFrame:
     """Per person: birth date, sex, best ID status of their own records, sources and record counts."""
-    own = records.filter(pl.col("person_id").is_not_null()).with_columns(
+    own = records.lazy().filter(pl.col("person_id").is_not_null()).with_columns(
         pl.col("person_id").alias("audit_pid"), pl.col("_foreign_id").fill_null(False))
-    births = person_birth_dates(own).rename({"audit_pid": "person_id"})
-    mode = ["len", "v"], [True, False]
-    by_id = (own.filter(pl.col("id_number_status").is_in(TRUSTED_ID) & ~pl.col("_foreign_id"))
-             .group_by("person_id", pl.col("id_number_sex").alias("v")).len().drop_nulls("v"))
-    stated = own.group_by("person_id", pl.col("sex").alias("v")).len().drop_nulls("v")
-    sex = (pl.concat([by_id.with_columns(pl.lit(0).alias("k")), stated.with_columns(pl.lit(1).alias("k"))])
-           .sort(["person_id", "k", *mode[0]], descending=[False, False, *mode[1]])
-           .group_by("person_id", maintain_order=True).first().select("person_id", pl.col("v").alias("sex")))
+    births = person_birth_dates(own).lazy().rename({"audit_pid": "person_id"})
+    # Sex: the one their own trusted IDs give most often, else the one their records state most often.
+    by_id = most_frequent(own.filter(pl.col("id_number_status").is_in(TRUSTED_ID) & ~pl.col("_foreign_id")
+                                     & pl.col("id_number_sex").is_not_null()), ["person_id"], "id_number_sex", "_by_id")
+    stated = most_frequent(own.filter(pl.col("sex").is_not_null()), ["person_id"], "sex", "_stated")
     rank = {s: i for i, s in enumerate(STATUSES)}
     status = (own.filter(~pl.col("_foreign_id") & pl.col("id_number_status").is_not_null())
               .with_columns(pl.col("id_number_status").replace_strict(rank, default=len(rank)).alias("_r"))
               .group_by("person_id").agg(pl.col("id_number_status").sort_by("_r").first().alias("id_status")))
     seen = own.group_by("person_id").agg(pl.col("source").unique().sort().alias("sources"),
                                          pl.len().cast(pl.Int32).alias("n_records"))
-    return (seen.join(births, on="person_id", how="left").join(sex, on="person_id", how="left")
+    return (seen.join(births, on="person_id", how="left")
+            .join(by_id, on="person_id", how="left").join(stated, on="person_id", how="left")
+            .with_columns(pl.coalesce("_by_id", "_stated").alias("sex")).drop("_by_id", "_stated")
             .join(status, on="person_id", how="left"))
 
 
-def _heads(person: pl.DataFrame) -> pl.DataFrame:
+def _heads(person: pl.LazyFrame) -> pl.LazyFrame:
     """One head per household: the 户主 of civil affairs, else an owner of the dwelling, else the oldest adult."""
     rank = (pl.when(pl.col("relation") == "户主").then(0).when(pl.col("dwellings").fill_null(0) > 0).then(1)
             .when(pl.col("age") >= 18).then(2).otherwise(3))
-    return (person.with_columns(rank.alias("_r"), pl.col("deceased").cast(pl.Int8).alias("_d"))
+    return (person.select("household_id", "person_id", "age", rank.alias("_r"),
+                          pl.col("deceased").cast(pl.Int8).alias("_d"))
             .sort(["household_id", "_d", "_r", "age", "person_id"], descending=[False, False, False, True, False],
                   nulls_last=True)
             .group_by("household_id", maintain_order=True).first().select("household_id", "person_id"))
@@ -86,8 +87,8 @@ def person_table(members: pl.DataFrame, records: pl.DataFrame, facts: pl.DataFra
                  reference: date) -> pl.DataFrame:
     """`members`: household_member (household_id, person_id, rule); `not_enrolled`: person_id of that finding."""
     ident = _identity(records)
-    out = (members.select("person_id", "household_id", pl.col("rule").alias("household_rule"))
-           .join(ident, on="person_id", how="left").join(facts, on="person_id", how="left")
+    out = (members.lazy().select("person_id", "household_id", pl.col("rule").alias("household_rule"))
+           .join(ident, on="person_id", how="left").join(facts.lazy(), on="person_id", how="left")
            .with_columns(
                pl.col("birth").dt.year().cast(pl.Int32).alias("birth_year"),
                age_at(pl.col("birth"), reference).alias("age"),
@@ -98,7 +99,7 @@ def person_table(members: pl.DataFrame, records: pl.DataFrame, facts: pl.DataFra
                pl.col("n_records").fill_null(0))
            .with_columns(age_group(pl.col("age")).alias("age_group"),
                          pl.col("id_status").is_in(TRUSTED_ID).alias("id_verified"),
-                         pl.col("sources").list.len().cast(pl.Int32).alias("n_sources")))
+                         pl.col("sources").list.len().cast(pl.Int32).alias("n_sources"))).collect(engine=ENGINE).lazy()
     heads = _heads(out).with_columns(pl.lit(True).alias("is_head"))
     out = out.join(heads, on=["household_id", "person_id"], how="left").with_columns(pl.col("is_head").fill_null(False))
-    return out.select(list(PERSON_SCHEMA)).cast(PERSON_SCHEMA).sort("household_id", "person_id")
+    return out.select(list(PERSON_SCHEMA)).cast(PERSON_SCHEMA).sort("household_id", "person_id").collect(engine=ENGINE)

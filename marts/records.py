@@ -22,16 +22,22 @@ import polars as pl
 from ingest import db
 from ingest.sources import SourceConfig
 from quality.findings import stored_audit_records
+from quality.frames import ENGINE
 from quality.records import current_view, present_sources
 
 #: Area columns added to the audit frame (address names are only trusted where the source's
-#: address is where people live, not their 户籍 registration).
-AREA_COLUMNS = ("address", "address_township", "address_village", "admin_code_village")
+#: address is where people live, not their 户籍 registration). The audit frame's own
+#: `address_township` is the one used.
+AREA_COLUMNS = ("address", "address_village", "admin_code_village")
+#: The audit frame's columns the marts read (names and record keys' IDs are left in the warehouse).
+AUDIT_COLUMNS = ("source", "record_id", "person_id", "household_id", "_foreign_id", "id_number", "id_number_status",
+                 "id_number_birth_date", "id_number_sex", "sex", "birth_date", "admin_code_county",
+                 "admin_code_township", "address_township", "updated")
 
 
 def snapshot_records(con: duckdb.DuckDBPyConnection, sources: Mapping[str, SourceConfig]) -> pl.DataFrame:
-    """Every current record: audit columns + `_foreign_id` + area columns + `lives_here` (address is residence)."""
-    records = stored_audit_records(con, sources)
+    """Every current record: `AUDIT_COLUMNS` of the audit frame + area columns + `lives_here` (address is residence)."""
+    records = stored_audit_records(con, sources, AUDIT_COLUMNS)
     parts = []
     for src in present_sources(con, sources):
         cols = ", ".join(db.quote(c) for c in AREA_COLUMNS)
@@ -40,7 +46,7 @@ def snapshot_records(con: duckdb.DuckDBPyConnection, sources: Mapping[str, Sourc
     schema = {"source": pl.String(), "record_id": pl.String(), **{c: pl.String() for c in AREA_COLUMNS},
               "lives_here": pl.Boolean()}
     area = db.frame(con, " UNION ALL ".join(parts)).cast(schema) if parts else pl.DataFrame(schema=schema)
-    return records.join(area, on=["source", "record_id"], how="left")
+    return records.lazy().join(area.lazy(), on=["source", "record_id"], how="left").collect(engine=ENGINE)
 
 
 def _frame(con: duckdb.DuckDBPyConnection, source: str, columns: list[str]) -> pl.DataFrame | None:

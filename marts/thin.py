@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from marts.policy import Policy
+from quality.frames import ENGINE
 
 THIN_FILE_SCHEMA: dict[str, pl.DataType] = {
     "subject": pl.String(), "household_id": pl.String(), "person_id": pl.String(), "county_code": pl.String(),
@@ -20,7 +21,10 @@ THIN_FILE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _reasons(rules: list[tuple[bool, pl.Expr, pl.Expr]]) -> pl.Expr:
+Rule = tuple[bool, pl.Expr, pl.Expr]  # (switched on by the policy, condition, reason text)
+
+
+def _reasons(rules: list[Rule]) -> pl.Expr:
     """A list of the reason texts whose condition holds (rules switched off by the policy are left out)."""
     used = [pl.when(cond).then(text) for on, cond, text in rules if on]
     if not used:
@@ -28,11 +32,21 @@ def _reasons(rules: list[tuple[bool, pl.Expr, pl.Expr]]) -> pl.Expr:
     return pl.concat_list(used).list.drop_nulls()
 
 
+def _listed(frame: pl.LazyFrame, rules: list[Rule]) -> pl.LazyFrame:
+    """The rows with at least one reason, and their `reasons`. Rows no rule holds for are dropped before the
+    texts are written: most households and people are not thin, and writing their texts took most of the time."""
+    used = [cond for on, cond, _ in rules if on]
+    if not used:
+        return frame.head(0).with_columns(_reasons(rules).alias("reasons"))
+    return (frame.filter(pl.any_horizontal(used)).with_columns(_reasons(rules).alias("reasons"))
+            .filter(pl.col("reasons").list.len() > 0))
+
+
 def thin_file(profile: pl.DataFrame, person: pl.DataFrame, warned: pl.Series, policy: Policy) -> pl.DataFrame:
     """THIN_FILE_SCHEMA rows: households first, then persons; `warned` holds households with any flag."""
-    hh = profile.filter(pl.col("living_members") > 0)
+    hh = profile.lazy().filter(pl.col("living_members") > 0)  # lazy: the rules read a few of its sixty columns
     facets_known = pl.col("facets").list.len() > 0
-    household = hh.with_columns(_reasons([
+    household = _listed(hh, [
         (True, pl.col("n_sources") < policy.household_min_sources,
          pl.format("seen by {} department(s) ({}); the policy wants at least {}", pl.col("n_sources"),
                    pl.col("sources").list.join(", "), pl.lit(policy.household_min_sources))),
@@ -47,18 +61,18 @@ def thin_file(profile: pl.DataFrame, person: pl.DataFrame, warned: pl.Series, po
                          > policy.facet_max_age_days),
          pl.format("every facet is older than {} days (the newest is {} days old)", pl.lit(policy.facet_max_age_days),
                    pl.col("facets").list.eval(pl.element().struct.field("age_days")).list.min())),
-    ]).alias("reasons")).filter(pl.col("reasons").list.len() > 0).select(
+    ]).select(
         pl.lit("household").alias("subject"), "household_id", pl.lit(None, pl.String).alias("person_id"),
         "county_code", "township_code", "village_code", "reasons")
     areas = hh.select("household_id", "county_code", "township_code", "village_code")
-    people = person.filter(~pl.col("deceased")).with_columns(_reasons([
+    people = _listed(person.lazy().filter(~pl.col("deceased")), [
         (policy.person_no_verified_id, ~pl.col("id_verified"),
          pl.format("no verified ID number of their own (best status: {})", pl.col("id_status"))),
         (policy.person_age_unknown, pl.col("age").is_null(), pl.lit("age unknown (no birth date on any record)")),
-    ]).alias("reasons")).filter(pl.col("reasons").list.len() > 0).join(areas, on="household_id", how="left").select(
+    ]).join(areas, on="household_id", how="left", maintain_order="left").select(
         pl.lit("person").alias("subject"), "household_id", "person_id", "county_code", "township_code",
         "village_code", "reasons")
     out = pl.concat([household, people])
     return (out.with_columns(pl.col("household_id").is_in(warned.implode()).alias("has_warning"),
                              pl.lit(policy.name).alias("policy"))
-            .select(list(THIN_FILE_SCHEMA)).cast(THIN_FILE_SCHEMA))
+            .select(list(THIN_FILE_SCHEMA)).cast(THIN_FILE_SCHEMA).collect(engine=ENGINE))

@@ -15,6 +15,7 @@ from datetime import date
 import polars as pl
 
 from marts.policy import FLAGS, Policy
+from quality.frames import ENGINE
 
 EARLY_WARNING_SCHEMA: dict[str, pl.DataType] = {
     "household_id": pl.String(), "flag": pl.String(), "reason": pl.String(), "members_affected": pl.Int32(),
@@ -42,7 +43,7 @@ def _standards(policy: Policy) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"county_code": pl.String(), "_urban": pl.Float64(), "_rural": pl.Float64()})
 
 
-def _low_income(profile: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+def _low_income(profile: pl.LazyFrame, policy: Policy) -> pl.LazyFrame:
     area = pl.col("urban_rural").fill_null(policy.unknown_area)
     standard = pl.when(area == "rural").then(pl.coalesce("_rural", pl.lit(policy.default_standard.rural))) \
         .otherwise(pl.coalesce("_urban", pl.lit(policy.default_standard.urban)))
@@ -50,7 +51,7 @@ def _low_income(profile: pl.DataFrame, policy: Policy) -> pl.DataFrame:
            .otherwise(pl.format("estimated from wages {} and pensions {} a month and imputed farm income {} a year, "
                                 "over {} living members", _money("monthly_wages"), _money("monthly_pensions"),
                                 _money("imputed_income"), pl.col("living_members"))))
-    return (profile.join(_standards(policy), on="county_code", how="left")
+    return (profile.join(_standards(policy).lazy(), on="county_code", how="left")
             .with_columns(standard.alias("_std"), area.alias("_area"))
             .filter((pl.col("income_per_capita") < pl.col("_std") * 12) & (pl.col("income_basis") != "incomplete"))
             .select("household_id", pl.lit("low_income").alias("flag"), pl.format(
@@ -60,7 +61,7 @@ def _low_income(profile: pl.DataFrame, policy: Policy) -> pl.DataFrame:
                 pl.col("living_members").alias("members_affected")))
 
 
-def _illness(profile: pl.DataFrame, person: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+def _illness(profile: pl.LazyFrame, person: pl.LazyFrame, policy: Policy) -> pl.LazyFrame:
     heavy = (person.filter(~pl.col("deceased") & pl.col("major_illness").is_not_null()
                            & (pl.col("oop_medical") >= policy.major_illness_min_oop))
              .group_by("household_id").agg(pl.len().cast(pl.Int32).alias("_n"),
@@ -82,7 +83,7 @@ def _illness(profile: pl.DataFrame, person: pl.DataFrame, policy: Policy) -> pl.
                     pl.coalesce("_n", "major_ill").alias("members_affected")))
 
 
-def _disability(profile: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+def _disability(profile: pl.LazyFrame, policy: Policy) -> pl.LazyFrame:
     return profile.filter(pl.col("severely_disabled") > 0).select(
         "household_id", pl.lit("disability").alias("flag"),
         pl.format("{} member(s) with a {} disability (most severe {})", pl.col("severely_disabled"),
@@ -90,7 +91,7 @@ def _disability(profile: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         pl.col("severely_disabled").alias("members_affected"))
 
 
-def _unemployment(person: pl.DataFrame, policy: Policy, reference: date) -> pl.DataFrame:
+def _unemployment(person: pl.LazyFrame, policy: Policy, reference: date) -> pl.LazyFrame:
     days = (pl.lit(reference, dtype=pl.Date) - pl.col("unemployed_since")).dt.total_days()
     hit = person.filter(~pl.col("deceased") & pl.col("employment_status").is_in(list(policy.unemployment_statuses))
                         & (days.is_null() | (days >= policy.unemployment_min_days)))
@@ -104,14 +105,14 @@ def _unemployment(person: pl.DataFrame, policy: Policy, reference: date) -> pl.D
                   .otherwise(pl.lit(""))).alias("reason"), "members_affected")
 
 
-def _dangerous_house(profile: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+def _dangerous_house(profile: pl.LazyFrame, policy: Policy) -> pl.LazyFrame:
     return profile.filter(pl.col("danger_rating").is_in(list(policy.danger_ratings))).select(
         "household_id", pl.lit("dangerous_house").alias("flag"),
         pl.format("dwelling rated {} ({})", pl.col("danger_rating"), pl.col("housing_type").fill_null("type unknown"))
         .alias("reason"), pl.col("living_members").alias("members_affected"))
 
 
-def _schooling(person: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+def _schooling(person: pl.LazyFrame, policy: Policy) -> pl.LazyFrame:
     status = pl.col("enrolment_status").is_in(list(policy.schooling_statuses)).fill_null(False)
     missing = pl.col("school_age_not_enrolled") & pl.lit(policy.school_age_not_enrolled)
     hit = person.filter(~pl.col("deceased") & (status | missing))
@@ -128,8 +129,10 @@ def _schooling(person: pl.DataFrame, policy: Policy) -> pl.DataFrame:
 
 def early_warning(profile: pl.DataFrame, person: pl.DataFrame, policy: Policy, reference: date) -> pl.DataFrame:
     """One row per household × raised flag (EARLY_WARNING_SCHEMA), in FLAGS order per household."""
-    living = profile.filter(pl.col("living_members") > 0)
-    person = person.filter(pl.col("household_id").is_in(living["household_id"].implode()))
+    # Lazy: each rule reads a few of the profile's sixty columns, and only those are carried.
+    living = profile.lazy().filter(pl.col("living_members") > 0)
+    person = person.lazy().filter(pl.col("household_id").is_in(
+        profile.filter(pl.col("living_members") > 0)["household_id"].implode()))
     parts = [_low_income(living, policy), _illness(living, person, policy), _schooling(person, policy),
              _disability(living, policy), _unemployment(person, policy, reference), _dangerous_house(living, policy)]
     order = {f: i for i, f in enumerate(FLAGS)}
@@ -137,7 +140,7 @@ def early_warning(profile: pl.DataFrame, person: pl.DataFrame, policy: Policy, r
     return (out.with_columns(pl.col("flag").is_in(list(policy.discovery_flags)).alias("counts_for_discovery"),
                              pl.lit(policy.name).alias("policy"))
             .sort("household_id", pl.col("flag").replace_strict(order, return_dtype=pl.Int32))
-            .select(list(EARLY_WARNING_SCHEMA)).cast(EARLY_WARNING_SCHEMA))
+            .select(list(EARLY_WARNING_SCHEMA)).cast(EARLY_WARNING_SCHEMA).collect(engine=ENGINE))
 
 
 def proactive_discovery(profile: pl.DataFrame, warnings: pl.DataFrame, thin_households: pl.Series,
@@ -151,8 +154,8 @@ def proactive_discovery(profile: pl.DataFrame, warnings: pl.DataFrame, thin_hous
            .with_columns(pl.col("rules_met").list.len().cast(pl.Int32).alias("n_rules_met"))
            .filter(pl.col("n_rules_met") >= policy.min_flags))
     actions = pl.col("rules_met").list.eval(pl.element().replace_strict(policy.actions, return_dtype=pl.String))
-    out = (profile.filter(~pl.col("receiving_assistance").fill_null(False) & (pl.col("living_members") > 0))
-           .join(met, on="household_id")
+    out = (profile.lazy().filter(~pl.col("receiving_assistance").fill_null(False) & (pl.col("living_members") > 0))
+           .join(met.lazy(), on="household_id")
            .with_columns(pl.concat_str(pl.lit("visit and "), actions.list.join("; ")).alias("suggested_action"),
                          (pl.col("assistance_status") == "停保").fill_null(False).alias("previously_assisted"),
                          pl.col("household_id").is_in(thin_households.implode()).alias("thin_file"),
@@ -160,4 +163,4 @@ def proactive_discovery(profile: pl.DataFrame, warnings: pl.DataFrame, thin_hous
            .sort(["n_rules_met", "income_per_capita", "household_id"], descending=[True, False, False],
                  nulls_last=True)
            .with_columns(pl.int_range(1, pl.len() + 1).cast(pl.Int32).alias("priority")))
-    return out.select(list(DISCOVERY_SCHEMA)).cast(DISCOVERY_SCHEMA)
+    return out.select(list(DISCOVERY_SCHEMA)).cast(DISCOVERY_SCHEMA).collect(engine=ENGINE)

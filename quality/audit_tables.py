@@ -20,6 +20,11 @@ from quality.expectations import RESULT_SCHEMA, all_suites, run_suites, store_re
 from quality.findings import FINDING_TYPES, deaths, stored_audit_records
 from quality.privacy import public_findings
 
+#: The audit frame's columns the report reads (names and record keys' IDs stay in the warehouse).
+REPORT_COLUMNS = ("source", "as_of", "record_id", "id_number", "id_number_status", "id_number_birth_date", "birth_date",
+                  "admin_code_county", "admin_code_township", "address_township", "updated", "person_id",
+                  "household_id", "_foreign_id", "audit_pid")
+
 
 def reference_date(con: duckdb.DuckDBPyConnection) -> date:
     """The run's reference date, as `source_freshness` recorded it (today if absent)."""
@@ -67,7 +72,7 @@ def build(con: duckdb.DuckDBPyConnection, sources: Mapping[str, SourceConfig],
           json_dir=None) -> dict[str, pl.DataFrame]:
     """Compute every audit table (name without schema → frame) and write them to `audit.*`."""
     ref = reference_date(con)
-    records = stored_audit_records(con, sources)
+    records = stored_audit_records(con, sources, REPORT_COLUMNS)
     names = list(sources)
     matrix = coverage.household_matrix(records, names)
     facets, facet_summary = staleness.household_facet_staleness(records, sources, ref)

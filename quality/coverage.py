@@ -14,6 +14,7 @@ from datetime import date
 import polars as pl
 
 from quality.findings import SCHOOL_AGE, person_birth_dates
+from quality.frames import ENGINE, most_frequent_known
 from quality.records import TRUSTED_ID
 
 ADULT_AGE = 18
@@ -34,31 +35,21 @@ def household_areas(records: pl.DataFrame) -> pl.DataFrame:
     that issued the members' trusted ID numbers (their first six digits) and the
     township is the one named in the address.
     """
-    out = records.select("household_id").unique()
     trusted = pl.col("id_number_status").is_in(TRUSTED_ID)
-    records = records.with_columns(
+    places = records.lazy().filter(pl.col("household_id").is_not_null()).select(
+        "household_id",
         pl.coalesce("admin_code_county", pl.when(trusted).then(pl.col("id_number").str.slice(0, 6))).alias("_county"),
-        pl.coalesce("admin_code_township", "address_township").alias("_township"))
-    for level in ("county", "township"):
-        col = f"_{level}"
-        mode = (records.filter(pl.col(col).is_not_null() & pl.col("household_id").is_not_null())
-                .group_by("household_id", col).len().sort("len", col, descending=[True, False])
-                .group_by("household_id", maintain_order=True).first().select("household_id", pl.col(col).alias(level)))
-        out = out.join(mode, on="household_id", how="left")
-    return out.with_columns(pl.col("county", "township").fill_null(UNKNOWN_AREA)).filter(
-        pl.col("household_id").is_not_null())
+        pl.coalesce("admin_code_township", "address_township").alias("_township")).collect(engine=ENGINE).lazy()
+    out = most_frequent_known(places, "household_id", {"_county": "county", "_township": "township"})
+    return out.with_columns(pl.col("county", "township").fill_null(UNKNOWN_AREA)).collect(engine=ENGINE)
 
 
 def household_matrix(records: pl.DataFrame, sources: list[str]) -> pl.DataFrame:
     """One row per household: its area and, per source, how many of its members' records it holds."""
-    counts = (records.filter(pl.col("household_id").is_not_null()).group_by("household_id", "source").len()
-              .pivot(on="source", index="household_id", values="len"))
-    for s in sources:
-        if s not in counts.columns:
-            counts = counts.with_columns(pl.lit(0, dtype=pl.UInt32).alias(s))
-    counts = counts.with_columns(pl.col(s).fill_null(0).cast(pl.Int64) for s in sources)
-    return household_areas(records).join(counts, on="household_id", how="left").select(
-        "household_id", "county", "township", *sources).sort("household_id")
+    counts = (records.lazy().filter(pl.col("household_id").is_not_null()).group_by("household_id")
+              .agg((pl.col("source") == s).sum().cast(pl.Int64).alias(s) for s in sources))
+    return (household_areas(records).lazy().join(counts, on="household_id", how="left")
+            .select("household_id", "county", "township", *sources).sort("household_id").collect(engine=ENGINE))
 
 
 def coverage_by_area(matrix: pl.DataFrame, sources: list[str], level: str) -> pl.DataFrame:
@@ -73,36 +64,39 @@ def coverage_by_area(matrix: pl.DataFrame, sources: list[str], level: str) -> pl
 
 def thin_file(records: pl.DataFrame) -> pl.DataFrame:
     """People seen in only one source (one row each, with that source)."""
-    per = records.filter(pl.col("person_id").is_not_null()).group_by("person_id").agg(
+    per = records.lazy().filter(pl.col("person_id").is_not_null()).group_by("person_id").agg(
         pl.col("source").n_unique().alias("sources"), pl.col("source").first(), pl.col("household_id").first())
-    return per.filter(pl.col("sources") == 1).select("person_id", "household_id", "source").sort("person_id")
+    return (per.filter(pl.col("sources") == 1).select("person_id", "household_id", "source").sort("person_id")
+            .collect(engine=ENGINE))
 
 
 def expected_missing(records: pl.DataFrame, reference: date, dead: pl.DataFrame) -> pl.DataFrame:
     """School-age children without an education record and adults without a health record.
 
     `records` must carry `audit_pid` (quality.identity) so that a missed link does not
-    look like a missing record; `dead` lists audit_pids with a death date.
+    look like a missing record; `dead` lists audit_pids with a death date. The people are
+    picked by age and missing source first; only their records are then summarised.
     """
-    births = person_birth_dates(records)
-    per = (records.filter(pl.col("audit_pid").is_not_null()).group_by("audit_pid").agg(
-        pl.col("person_id").min(), pl.col("household_id").sort_by("person_id").first(),
-        pl.col("source").unique().alias("in_sources"))
-        .join(births, on="audit_pid", how="left").with_columns(_age_at(reference).alias("age"))
-        .join(dead, on="audit_pid", how="anti"))
+    people = (person_birth_dates(records).lazy().filter(pl.col("audit_pid").is_not_null())
+              .with_columns(_age_at(reference).alias("age")).join(dead.lazy(), on="audit_pid", how="anti"))
+    linked = records.lazy().filter(pl.col("audit_pid").is_not_null())
     rules = [("education", pl.col("age").is_between(*SCHOOL_AGE), f"school-age child ({SCHOOL_AGE[0]}-"
               f"{SCHOOL_AGE[1]}) with no education record"),
              ("health", pl.col("age") >= ADULT_AGE, "adult with no health record")]
     parts = []
     for source, who, why in rules:
-        if not records.filter(pl.col("source") == source).height:
+        if not (records["source"] == source).any():
             continue  # a department that has not delivered is reported as missing, not per person
-        hit = per.filter(who & ~pl.col("in_sources").list.contains(source))
-        parts.append(hit.select("person_id", "household_id", pl.lit(source).alias("missing_source"),
-                                "age", pl.col("in_sources").list.sort().list.join(", ").alias("seen_in"),
-                                pl.lit(why).alias("reason")))
+        known = linked.filter(pl.col("source") == source).select("audit_pid").unique()
+        parts.append(people.filter(who).join(known, on="audit_pid", how="anti").select(
+            "audit_pid", pl.lit(source).alias("missing_source"), "age", pl.lit(why).alias("reason")))
     schema = {"person_id": pl.String(), "household_id": pl.String(), "missing_source": pl.String(),
               "age": pl.Int64(), "seen_in": pl.String(), "reason": pl.String()}
     if not parts:
         return pl.DataFrame(schema=schema)
-    return pl.concat([p.cast(schema) for p in parts]).sort("missing_source", "person_id")
+    hits = pl.concat(parts).collect(engine=ENGINE).lazy()
+    per = (linked.join(hits.select(pl.col("audit_pid").unique()), on="audit_pid", how="semi").group_by("audit_pid")
+           .agg(pl.col("person_id").min(), pl.col("household_id").sort_by("person_id").first(),
+                pl.col("source").unique().sort().str.join(", ").alias("seen_in")))
+    return (hits.join(per, on="audit_pid").select(list(schema)).cast(schema).sort("missing_source", "person_id")
+            .collect(engine=ENGINE))

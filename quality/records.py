@@ -45,18 +45,6 @@ def present_sources(con: duckdb.DuckDBPyConnection, sources: Mapping[str, Source
     return [s for s in sources if db.table_exists(con, current_view(s))]
 
 
-def source_frame(con: duckdb.DuckDBPyConnection, source: str, columns: list[str]) -> pl.DataFrame | None:
-    """Some columns of one source's current view with person/household ids, or None if absent."""
-    if not db.table_exists(con, current_view(source)):
-        return None
-    cols = "".join(f"s.{db.quote(c)}, " for c in columns)
-    return db.frame(con, f"""
-        SELECT s.source, s.as_of, s.record_id, {cols}x.person_id, m.household_id
-        FROM {current_view(source)} s
-        LEFT JOIN person_xref x ON x.source = s.source AND x.record_id = s.record_id
-        LEFT JOIN household_member m ON m.person_id = x.person_id""")
-
-
 def current_records(con: duckdb.DuckDBPyConnection, sources: Mapping[str, SourceConfig]) -> pl.DataFrame:
     """One row per current record of every source (RECORD_SCHEMA); `updated` is the source's update date."""
     parts = []

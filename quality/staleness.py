@@ -14,6 +14,7 @@ from datetime import date
 import polars as pl
 
 from ingest.sources import SourceConfig
+from quality.frames import ENGINE
 
 STALENESS_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(), "updated_field": pl.String(), "expected_every_days": pl.Int64(), "records": pl.Int64(),
@@ -36,7 +37,7 @@ def _cadence(sources: Mapping[str, SourceConfig]) -> pl.DataFrame:
 def record_staleness(records: pl.DataFrame, sources: Mapping[str, SourceConfig], reference: date) -> pl.DataFrame:
     """Per source: how old the records' own update dates are, and how many are older than the cadence."""
     cad = _cadence(sources)
-    aged = records.join(cad, on="source").with_columns(_age(reference).alias("age"))
+    aged = records.lazy().join(cad.lazy(), on="source").with_columns(_age(reference).alias("age"))
     stats = aged.group_by("source").agg(
         pl.len().cast(pl.Int64).alias("records"), pl.col("age").count().cast(pl.Int64).alias("records_dated"),
         pl.col("age").median().cast(pl.Float64).alias("median_age_days"),
@@ -44,17 +45,17 @@ def record_staleness(records: pl.DataFrame, sources: Mapping[str, SourceConfig],
         pl.col("age").max().cast(pl.Int64).alias("max_age_days"),
         (pl.col("age") > pl.col("expected_every_days")).sum().cast(pl.Int64).alias("older_than_cadence"),
     )
-    return (cad.join(stats, on="source", how="left")
+    return (cad.lazy().join(stats, on="source", how="left")
             .with_columns((pl.col("older_than_cadence") / pl.col("records_dated")).alias("share_older_than_cadence"))
-            .select(list(STALENESS_SCHEMA)).cast(STALENESS_SCHEMA).sort("source"))
+            .select(list(STALENESS_SCHEMA)).cast(STALENESS_SCHEMA).sort("source").collect(engine=ENGINE))
 
 
 def age_histogram(records: pl.DataFrame, reference: date, bin_days: int = 30) -> pl.DataFrame:
     """Records per source by age of their update date, in bins of `bin_days` (for the freshness plots)."""
-    return (records.filter(pl.col("updated").is_not_null())
+    return (records.lazy().filter(pl.col("updated").is_not_null())
             .with_columns((_age(reference) // bin_days * bin_days).cast(pl.Int64).alias("age_from_days"))
             .group_by("source", "age_from_days").len().rename({"len": "records"})
-            .with_columns(pl.col("records").cast(pl.Int64)).sort("source", "age_from_days"))
+            .with_columns(pl.col("records").cast(pl.Int64)).sort("source", "age_from_days").collect(engine=ENGINE))
 
 
 def household_facet_staleness(records: pl.DataFrame, sources: Mapping[str, SourceConfig],
@@ -65,13 +66,13 @@ def household_facet_staleness(records: pl.DataFrame, sources: Mapping[str, Sourc
     source. Returns (one row per household × facet present, one row per facet with
     the share of households whose facet is stale).
     """
-    cad = _cadence(sources).filter(pl.col("updated_field").is_not_null())
-    facets = (records.filter(pl.col("household_id").is_not_null()).join(cad, on="source")
+    cad = _cadence(sources).lazy().filter(pl.col("updated_field").is_not_null())
+    facets = (records.lazy().filter(pl.col("household_id").is_not_null()).join(cad, on="source")
               .group_by("household_id", "source")
               .agg(pl.col("updated").max().alias("updated"), pl.col("expected_every_days").first())
               .with_columns(_age(reference).alias("age_days"))
               .with_columns((pl.col("age_days") > pl.col("expected_every_days")).alias("stale"))
-              .sort("household_id", "source"))
+              .sort("household_id", "source").collect(engine=ENGINE))
     summary = (facets.group_by("source").agg(
         pl.len().cast(pl.Int64).alias("households"), pl.col("stale").sum().cast(pl.Int64).alias("stale_households"))
         .with_columns((pl.col("stale_households") / pl.col("households")).alias("share_stale")).sort("source"))

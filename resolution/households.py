@@ -28,10 +28,12 @@ Each member's ``rule`` is the strongest evidence tying them to another member.
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import polars as pl
 
 from ingest import db
 from ingest.normalise.ids import VERIFIED
+from resolution.components import component_labels, smallest_member
 
 #: A phone shared by more people than this is no household's number.
 MAX_PHONE_SHARERS = 10
@@ -99,19 +101,23 @@ def build_households(con: duckdb.DuckDBPyConnection, evidence: dict[str, pl.Data
                                         ORDER BY c.verified_on DESC NULLS LAST, c.household_no) AS k
               FROM hh_ev_civil c JOIN hh_person p USING (unique_id))
         WHERE k = 1""")
+    # Each record's person and the fields household evidence reads, joined once for all the rules below.
+    con.execute("""
+        CREATE OR REPLACE TABLE hh_person_fields AS
+        SELECT p.person_key, i.id, i.name, i.phone, i.address_key, i.address_dwelling, i.address_registered,
+               i.source_dataset
+        FROM hh_input i JOIN hh_person p USING (unique_id)""")
     con.execute(f"""
         CREATE OR REPLACE TABLE hh_edges_all AS
         WITH guardian_by_id AS (
-            SELECT g.unique_id, min(p.person_key) AS guardian
+            SELECT g.unique_id, min(f.person_key) AS guardian
             FROM hh_ev_guardian g
-            JOIN hh_input i ON i.id = g.guardian_id_number AND g.guardian_id_status IN {VERIFIED}
-            JOIN hh_person p ON p.unique_id = i.unique_id
+            JOIN hh_person_fields f ON f.id = g.guardian_id_number AND g.guardian_id_status IN {VERIFIED}
             GROUP BY g.unique_id),
         guardian_by_name AS (
-            SELECT g.unique_id, min(p.person_key) AS guardian
+            SELECT g.unique_id, min(f.person_key) AS guardian
             FROM hh_ev_guardian g
-            JOIN hh_input i ON i.name = g.guardian_name AND i.phone = g.guardian_phone
-            JOIN hh_person p ON p.unique_id = i.unique_id
+            JOIN hh_person_fields f ON f.name = g.guardian_name AND f.phone = g.guardian_phone
             WHERE g.unique_id NOT IN (SELECT unique_id FROM guardian_by_id)
             GROUP BY g.unique_id),
         guardian AS (
@@ -120,65 +126,112 @@ def build_households(con: duckdb.DuckDBPyConnection, evidence: dict[str, pl.Data
             JOIN hh_person c USING (unique_id)
             WHERE c.person_key <> b.guardian),
         addr AS (
-            SELECT p.person_key, i.address_key, bool_or(i.address_dwelling) AS address_dwelling,
-                   count(*) AS n, min(CASE i.source_dataset WHEN 'civil_affairs' THEN 0 WHEN 'health' THEN 1
+            SELECT person_key, address_key, bool_or(address_dwelling) AS address_dwelling,
+                   count(*) AS n, min(CASE source_dataset WHEN 'civil_affairs' THEN 0 WHEN 'health' THEN 1
                                        WHEN 'education' THEN 2 WHEN 'housing' THEN 3 ELSE 4 END) AS pr,
-                   bool_or(i.source_dataset = 'housing') AS housing
-            FROM hh_input i JOIN hh_person p USING (unique_id)
-            WHERE i.address_key IS NOT NULL AND NOT i.address_registered
-            GROUP BY p.person_key, i.address_key),
+                   bool_or(source_dataset = 'housing') AS housing
+            FROM hh_person_fields
+            WHERE address_key IS NOT NULL AND NOT address_registered
+            GROUP BY person_key, address_key),
         residence AS (
             SELECT person_key, address_key, address_dwelling FROM addr
             QUALIFY row_number() OVER (PARTITION BY person_key ORDER BY n DESC, pr, address_key) = 1),
         at_housing AS (SELECT address_key, bool_or(housing) AS housing FROM addr GROUP BY 1),
-        dwelling AS (
+        dwelling AS (  -- one row per resident: no duplicates
             SELECT r.person_key AS a, min(r.person_key) OVER (PARTITION BY r.address_key) AS b, 2 AS prio,
                    CASE WHEN h.housing THEN 'housing' ELSE 'address' END AS rule
             FROM residence r JOIN at_housing h USING (address_key)
             WHERE r.address_dwelling),
         phones AS (
-            SELECT DISTINCT i.phone, p.person_key FROM hh_input i JOIN hh_person p USING (unique_id)
-            WHERE i.phone IS NOT NULL AND i.phone NOT IN (SELECT phone FROM hh_shared_phones)),
-        phone AS (
-            SELECT person_key AS a, min(person_key) OVER (PARTITION BY phone) AS b, 3 AS prio, 'phone' AS rule
+            SELECT DISTINCT phone, person_key FROM hh_person_fields
+            WHERE phone IS NOT NULL AND phone NOT IN (SELECT phone FROM hh_shared_phones)),
+        phone AS (  -- a person with two phones that the same people share would come twice
+            SELECT DISTINCT person_key AS a, min(person_key) OVER (PARTITION BY phone) AS b, 3 AS prio,
+                   'phone' AS rule
             FROM phones
             QUALIFY count(*) OVER (PARTITION BY phone) BETWEEN 2 AND {MAX_PHONE_SHARERS})
-        SELECT DISTINCT a, b, prio, rule FROM (
-            SELECT * FROM guardian UNION ALL SELECT * FROM dwelling UNION ALL SELECT * FROM phone)
-        WHERE a <> b""")
+        SELECT * FROM guardian
+        UNION ALL SELECT * FROM dwelling WHERE a <> b
+        UNION ALL SELECT * FROM phone WHERE a <> b""")
+    con.execute("DROP TABLE hh_person_fields")
 
-    persons = con.sql("SELECT DISTINCT person_key FROM hh_person ORDER BY 1").pl()["person_key"].to_list()
-    civil = dict(con.sql("SELECT person_key, unit FROM hh_place_civil").fetchall())
-    parent: dict[str, str] = {p: p for p in persons}
-    units: dict[str, str | None] = {p: civil.get(p) for p in persons}  # civil unit held by each root
+    persons = con.sql("SELECT DISTINCT person_key FROM hh_person ORDER BY 1").pl()
+    civil = con.sql("SELECT person_key, unit FROM hh_place_civil").pl()
+    edges = con.sql("SELECT a, b, rule FROM hh_edges_all ORDER BY prio, a, b").pl()
+    return place(persons, civil, edges)
 
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
+
+def place(persons: pl.DataFrame, civil: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
+    """(person_key, unit, rule) from sorted ``persons``, their civil units and the edges in priority order.
+
+    The households are what adding the edges one by one in this order gives, refusing an
+    edge that would put two civil-affairs households together (`_merge_in_order`). Only a
+    connected component of the edges that holds two or more civil units can have an edge
+    refused: every other component is one household as it is, and connected components
+    over integer person indexes (`components.component_labels`) cost a fraction of the
+    edge-by-edge merge (at 1M persons few components hold two units). A household's
+    ``A:`` unit is its smallest person key, the root the edge-by-edge merge keeps.
+    """
+    people = persons.select("person_key").with_row_index("i")  # keys sorted: smaller index, smaller key
+    index = people.select(pl.col("person_key").alias("key"), pl.col("i").alias("at"))
+    e = (edges.select("a", "b", "rule").with_row_index("order")
+         .join(index.rename({"key": "a", "at": "ia"}), on="a", maintain_order="left")
+         .join(index.rename({"key": "b", "at": "ib"}), on="b", maintain_order="left"))
+    placed = people.join(civil.select("person_key", "unit", pl.lit(True).alias("civil")), on="person_key",
+                         how="left", maintain_order="left")
+    own_unit = placed["unit"]
+    ia, ib = e["ia"].to_numpy(), e["ib"].to_numpy()
+    comp = component_labels(people.height, ia, ib)
+    root = smallest_member(comp)  # a component holding at most one civil unit is one household
+    nodes = pl.DataFrame({"comp": comp, "unit": own_unit}).with_row_index("i")
+    contested = (nodes.group_by("comp").agg(pl.col("unit").drop_nulls().n_unique().alias("units"))
+                 .filter(pl.col("units") >= 2)["comp"].to_numpy())
+    if contested.size:
+        fought = np.isin(comp[ia], contested)
+        units = dict(nodes.filter(pl.col("unit").is_not_null() & pl.col("comp").is_in(contested.tolist()))
+                     .select("i", "unit").iter_rows())
+        merged = _merge_in_order(ia[fought].tolist(), ib[fought].tolist(), units)
+        root[list(merged)] = list(merged.values())
+    # A member's rule: the first edge (in priority order) inside their household that touches them.
+    inside = e.filter(pl.Series(root[ia] == root[ib]))
+    rule_of = (pl.concat([inside.select(pl.col("ia").alias("i"), "rule", "order"),
+                          inside.select(pl.col("ib").alias("i"), "rule", "order")])
+               .group_by("i").agg(pl.col("rule").sort_by("order").first().alias("edge_rule")))
+    out = (nodes.with_columns(pl.Series("root", root), people["person_key"], placed["civil"].fill_null(False),
+                              people["person_key"].gather(root).alias("root_key"))
+           .with_columns(pl.col("unit").max().over("root").alias("set_unit"))  # at most one civil unit each
+           .join(rule_of, on="i", how="left", maintain_order="left")
+           .with_columns(pl.when(pl.col("civil")).then(pl.lit("civil_affairs"))
+                         .otherwise(pl.col("edge_rule").fill_null("single")).alias("rule")))
+    return out.select(
+        "person_key",
+        pl.coalesce("set_unit", pl.when(pl.col("rule") != "single").then("A:" + pl.col("root_key"))
+                    .otherwise("S:" + pl.col("person_key"))).alias("unit"),
+        "rule")
+
+
+def _merge_in_order(a: list[int], b: list[int], units: dict[int, str]) -> dict[int, int]:
+    """Each person's root after adding the edges (a[k], b[k]) in order, two civil units never joined.
+
+    ``units``: the civil unit of each person that has one. A set's root is its smallest index.
+    """
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.get(x, x) != x:
+            parent[x] = parent.get(parent[x], parent[x])
             x = parent[x]
         return x
 
-    edges = con.sql("SELECT a, b, rule FROM hh_edges_all ORDER BY prio, a, b").fetchall()
-    for a, b, _rule in edges:
-        ra, rb = find(a), find(b)
-        if ra == rb:
+    for x, y in zip(a, b, strict=True):
+        rx, ry = find(x), find(y)
+        if rx == ry:
             continue
-        ua, ub = units[ra], units[rb]
-        if ua is not None and ub is not None and ua != ub:
+        ux, uy = units.get(rx), units.get(ry)
+        if ux is not None and uy is not None and ux != uy:
             continue  # two civil-affairs households stay two
-        root, child = (ra, rb) if ra < rb else (rb, ra)
+        root, child = (rx, ry) if rx < ry else (ry, rx)
         parent[child] = root
-        units[root] = ua or ub
-    rule_of: dict[str, str] = {}
-    for a, b, rule in edges:  # priority order: the strongest evidence inside the household wins
-        if find(a) == find(b):
-            rule_of.setdefault(a, rule)
-            rule_of.setdefault(b, rule)
-    rows = []
-    for pk in persons:
-        root = find(pk)
-        rule = "civil_affairs" if pk in civil else rule_of.get(pk, "single")
-        unit = units[root] or (("A:" + root) if rule != "single" else "S:" + pk)
-        rows.append((pk, unit, rule))
-    return pl.DataFrame(rows, schema={"person_key": pl.String(), "unit": pl.String(), "rule": pl.String()},
-                        orient="row")
+        if ux or uy:
+            units[root] = ux or uy
+    return {x: find(x) for x in set(a) | set(b)}

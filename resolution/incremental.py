@@ -191,12 +191,65 @@ def save_state(wh: duckdb.DuckDBPyConnection, con: duckdb.DuckDBPyConnection,
         wh.execute(f"DROP TABLE IF EXISTS {STATE}")  # nothing was linked: the next run links in full
         return
     db.copy_query(wh, _staged_hashes_sql(wh, list(sources)), con, "hh_staged_hash")
-    db.copy_query(con, f"""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP VIEW hh_state AS
         SELECT {', '.join(f'i.{c}' for c in INPUT_COLUMNS)}, s.staged_hash, c.cluster_id AS component,
                p.person_key AS person_id
         FROM hh_input i JOIN hh_staged_hash s USING (unique_id) JOIN hh_cc c USING (unique_id)
-        JOIN hh_person p USING (unique_id)""", wh, STATE)
-    con.execute("DROP TABLE hh_staged_hash")
+        JOIN hh_person p USING (unique_id)""")
+    try:
+        if not _update_state(wh, con):
+            db.copy_query(con, "SELECT * FROM hh_state", wh, STATE)
+    finally:
+        con.execute("DROP VIEW hh_state")
+        for table in ("hh_staged_hash", "hh_state_old", "hh_state_new", "hh_state_gone", "hh_state_added"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+#: Above this share of changed rows, `save_state` writes the state whole instead of updating it.
+STATE_UPDATE_MAX_SHARE = 0.5
+
+
+def _update_state(wh: duckdb.DuckDBPyConnection, con: duckdb.DuckDBPyConnection) -> bool:
+    """Replace only the stored state rows that differ from ``hh_state`` on ``con``; False if it must be written whole.
+
+    A full re-link of mostly unchanged deliveries (asked for, or after a change of code,
+    parameters or decisions) gives mostly the same state rows. Writing 2.15M rows costs
+    about 15 CPU seconds at 1M persons, most of it DuckDB compressing their strings;
+    finding the changed ones by a hash of every row, as the staged rows are compared
+    (`_staged_hash_sql`), costs about a third of that. Rows whose (unique_id, row hash)
+    pair is in both are kept; the others are deleted or inserted, so the table ends up
+    holding exactly the new rows. Written whole instead when there is no stored state,
+    its columns differ, a unique_id repeats, or more than `STATE_UPDATE_MAX_SHARE` changed.
+    """
+    if not db.table_exists(wh, STATE):
+        return False
+    want = [r[:2] for r in con.execute("DESCRIBE hh_state").fetchall()]
+    if [r[:2] for r in wh.execute(f"DESCRIBE {STATE}").fetchall()] != want:
+        return False
+    row_hash = f"hash(struct_pack({', '.join(db.quote(name) for name, _ in want)}))"
+    db.copy_query(wh, f"SELECT unique_id, {row_hash} AS h FROM {STATE}", con, "hh_state_old")
+    con.execute(f"CREATE OR REPLACE TABLE hh_state_new AS SELECT unique_id, {row_hash} AS h FROM hh_state")
+    con.execute("CREATE OR REPLACE TABLE hh_state_gone AS "
+                "SELECT unique_id FROM (SELECT * FROM hh_state_old EXCEPT SELECT * FROM hh_state_new)")
+    con.execute("CREATE OR REPLACE TABLE hh_state_added AS "
+                "SELECT unique_id FROM (SELECT * FROM hh_state_new EXCEPT SELECT * FROM hh_state_old)")
+    old_rows, old_ids, rows, gone, added = con.execute(
+        "SELECT (SELECT count(*) FROM hh_state_old), (SELECT count(DISTINCT unique_id) FROM hh_state_old), "
+        "(SELECT count(*) FROM hh_state_new), (SELECT count(*) FROM hh_state_gone), "
+        "(SELECT count(*) FROM hh_state_added)").fetchall()[0]
+    if old_rows != old_ids or gone + added > STATE_UPDATE_MAX_SHARE * max(rows, 1):
+        return False
+    if gone:
+        wh.register("_hh_state_gone", con.sql("SELECT unique_id FROM hh_state_gone").to_arrow_table())
+        try:
+            wh.execute(f"DELETE FROM {STATE} WHERE unique_id IN (SELECT unique_id FROM _hh_state_gone)")
+        finally:
+            wh.unregister("_hh_state_gone")
+    if added:
+        db.copy_query(con, "SELECT * FROM hh_state WHERE unique_id IN (SELECT unique_id FROM hh_state_added)",
+                      wh, STATE, append=True)
+    return True
 
 
 # --- the incremental run -------------------------------------------------------------------------------------------

@@ -206,3 +206,37 @@ def test_full_relink_on_demand_and_when_too_much_changed(month: dict[str, Path],
     assert s.mode == "full" and "reviewer decisions" in s.why
     s = link(fresh("plain"))
     assert s.mode == "incremental"
+
+
+def test_a_full_relink_updates_the_stored_state_to_what_writing_it_whole_gives(
+        month: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full re-link replaces only the state rows that changed: the state is then row for row
+    the one a run without a stored state writes whole."""
+    from resolution import incremental
+
+    landing = tmp_path / "landing"
+    shutil.copytree(month["landing"], landing)
+    churned_delivery(landing, "health", AS_OF + timedelta(days=30), share=0.05, seed=5)
+    updated = tmp_path / "updated" / "w.duckdb"
+    updated.parent.mkdir()
+    shutil.copy(month["before"], updated)
+    ingest(landing, updated)
+    whole = tmp_path / "whole" / "w.duckdb"
+    whole.parent.mkdir()
+    shutil.copy(updated, whole)
+    with db.connect(whole) as con:
+        con.execute(f"DROP TABLE {incremental.STATE}")
+    in_place: list[bool] = []
+    real = incremental._update_state
+    monkeypatch.setattr(incremental, "_update_state", lambda wh, con: in_place.append(real(wh, con)) or in_place[-1])
+    assert link(whole, mode="full").mode == "full" and link(updated, mode="full").mode == "full"
+    assert in_place == [False, True]  # written whole without a stored state, updated in place with one
+
+    def rows(a: Path, b: Path) -> int:
+        with db.connect(a, read_only=True) as con:
+            con.execute(f"ATTACH '{b}' AS other (READ_ONLY)")
+            return con.execute(f"SELECT count(*) FROM (SELECT * FROM {incremental.STATE} "
+                               f"EXCEPT ALL SELECT * FROM other.{incremental.STATE})").fetchall()[0][0]
+
+    assert rows(updated, month["before"]) > 0 and rows(month["before"], updated) > 0  # rows were replaced
+    assert rows(updated, whole) == 0 and rows(whole, updated) == 0

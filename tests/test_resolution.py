@@ -317,3 +317,59 @@ def test_a_zero_tailed_id_that_passes_the_check_still_links_its_owner(tmp_path: 
     ids = run(path)
     assert ids["education:Z1"] == ids["health:Z2"], "a zero-tailed damaged ID kept its owner apart"
     assert ids["health:H2"] != ids["health:H3"], "twins merged"
+
+
+def test_evidence_bridging_two_civil_households_never_fuses_them() -> None:
+    """Two civil-affairs households bridged by a shared phone, and through a third person by a
+    dwelling and another phone, stay two. The bridge person PC joins H1, whose dwelling
+    evidence is stronger than the phone PC shares with H2's PB2 and with PD; PD joins H2
+    through that phone. A household without civil affairs is named after its smallest
+    person key; a person alone is single."""
+    from resolution.households import build_households
+
+    # person key: (phone, dwelling address); PA* and PB* are on the rolls of households H1 and H2
+    people = {"PA1": (None, "丈八街道东村5号"), "PA2": ("13900000001", None),
+              "PB1": ("13900000001", None), "PB2": ("13900000002", None),
+              "PC": ("13900000002", "丈八街道东村5号"), "PD": ("13900000002", None),
+              "PE": (None, "丈八街道西村7号"), "PF": (None, "丈八街道西村7号"), "PG": ("13900000009", None)}
+    con = duckdb.connect()
+    try:
+        con.sql("CREATE TABLE hh_input AS SELECT * FROM (VALUES " + ", ".join(
+            f"('health:{k}', 'health', {repr(v[0]) if v[0] else 'NULL'}, {repr(v[1]) if v[1] else 'NULL'})"
+            for k, v in people.items()) + ") t(unique_id, source_dataset, phone, address_key)")
+        con.execute("ALTER TABLE hh_input ADD COLUMN id VARCHAR")
+        con.execute("ALTER TABLE hh_input ADD COLUMN name VARCHAR")
+        con.execute("ALTER TABLE hh_input ADD COLUMN address_dwelling BOOLEAN DEFAULT TRUE")
+        con.execute("ALTER TABLE hh_input ADD COLUMN address_registered BOOLEAN DEFAULT FALSE")
+        con.execute("CREATE TABLE hh_person AS SELECT unique_id, split_part(unique_id, ':', 2) AS person_key "
+                    "FROM hh_input")
+        civil = pl.DataFrame({"unique_id": ["health:PA1", "health:PA2", "health:PB1", "health:PB2"],
+                              "household_no": ["H1", "H1", "H2", "H2"], "relation": ["户主"] * 4,
+                              "verified_on": [date(2026, 1, 1)] * 4})
+        units = build_households(con, {"civil": civil})
+    finally:
+        con.close()
+    got = {r["person_key"]: (r["unit"], r["rule"]) for r in units.iter_rows(named=True)}
+    assert got == {"PA1": ("CA:H1", "civil_affairs"), "PA2": ("CA:H1", "civil_affairs"),
+                   "PB1": ("CA:H2", "civil_affairs"), "PB2": ("CA:H2", "civil_affairs"),
+                   "PC": ("CA:H1", "address"), "PD": ("CA:H2", "phone"),
+                   "PE": ("A:PE", "address"), "PF": ("A:PE", "address"), "PG": ("S:PG", "single")}
+
+
+def test_a_new_id_already_taken_is_salted_and_the_others_are_not() -> None:
+    """New ids are the keyed hash of a cluster's smallest member, made in that members' order;
+    one that an old id already holds is salted (``member#1``), exactly as `ids.new_id` does."""
+    from resolution import ids
+
+    key = "test-key"
+    held = ids.new_id("P", "a:1", set(), key)  # the id the first cluster would get, held by a departed person
+    groups = pl.DataFrame({"member": ["a:1", "a:2", "b:1"], "group": ["g1", "g1", "g2"]})
+    previous = pl.DataFrame({"member": ["gone:1"], "id": [held]})
+    out, events, registry = ids.assign(groups, previous, pl.DataFrame(schema=ids.REGISTRY_SCHEMA), "person", "P", 2,
+                                       key=key)
+    got = dict(zip(out["group"], out["id"], strict=True))
+    assert got["g1"] == ids.new_id("P", "a:1", {held}, key) != held
+    assert got["g2"] == ids.new_id("P", "b:1", set(), key)
+    assert events.select("event", "id", "members").rows() == [("new", got["g1"], 2), ("new", got["g2"], 1),
+                                                              ("retired", held, 0)]
+    assert registry.rows() == sorted([("person", got["g1"], 2), ("person", got["g2"], 2)])
