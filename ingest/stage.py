@@ -136,7 +136,8 @@ def stage(raw: pl.DataFrame, config: SourceConfig, as_of: date, *, repeated: pl.
         cross.append(_disagrees("birth_date", "id_number_birth_date", len(issues) + len(cross)))
     if {"id_number", "sex"} <= fields:
         cross.append(_disagrees("sex", "id_number_sex", len(issues) + len(cross)))
-    issue_cols = sorted((e.meta.output_name() for e in (*issues, *cross)), key=lambda n: int(n.rsplit("_", 1)[1]))
+    # Numbered in the order they were made, which is the order of the row's issue list.
+    issue_cols = [f"_issue_{n}" for n in range(len(issues) + len(cross))]
     selected = raw.lazy().select(pl.col(FILE_COL), pl.col(ROW_COL), *carried, *exprs, *issues).with_columns(
         *cross).collect().lazy()
     # Most rows have no issue: they get an empty list, and only the others go through

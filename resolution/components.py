@@ -3,8 +3,9 @@
 Linked records form persons and household evidence forms households by the same rule:
 whatever a chain of links joins is one group. scipy's graph routine finds the groups
 over integer arrays in one pass; Splink's own clustering repeats SQL joins until no
-label changes, which took 5.8 s for the 2.15M records of 1M persons, and keeps
-millions of string keys in the linkage database while it iterates.
+label changes, and keeps millions of string keys in the linkage database while it
+iterates. On the links of 1M persons (2.15M records), back to back: 3.0 s CPU from
+links to clusters here, against 8.3 s with Splink's clustering.
 
 Callers number their nodes ``0..n-1`` in key order, so "the smallest member" is the
 smallest index.

@@ -43,11 +43,9 @@ def _hmac_ids(prefix: str, seeds: list[str], key: str | None = None) -> list[str
 
 def new_id(prefix: str, seed: str, taken: set[str], key: str | None = None) -> str:
     """A deterministic id from a member key under the pseudonym key; salted on the rare collision."""
-    secret = (key if key is not None else key_from_env()).encode("utf-8")
     salt = 0
     while True:
-        raw = seed if salt == 0 else f"{seed}#{salt}"
-        cand = prefix + hmac.new(secret, raw.encode("utf-8"), hashlib.sha256).hexdigest()[:15].upper()
+        cand = _hmac_ids(prefix, [seed if salt == 0 else f"{seed}#{salt}"], key)[0]
         if cand not in taken:
             return cand
         salt += 1
