@@ -202,7 +202,7 @@ def save_state(wh: duckdb.DuckDBPyConnection, con: duckdb.DuckDBPyConnection,
             db.copy_query(con, "SELECT * FROM hh_state", wh, STATE)
     finally:
         con.execute("DROP VIEW hh_state")
-        for table in ("hh_staged_hash", "hh_state_old", "hh_state_new", "hh_state_gone", "hh_state_added"):
+        for table in ("hh_staged_hash", "hh_state_old", "hh_state_diff"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
@@ -214,10 +214,10 @@ def _update_state(wh: duckdb.DuckDBPyConnection, con: duckdb.DuckDBPyConnection)
     """Replace only the stored state rows that differ from ``hh_state`` on ``con``; False if it must be written whole.
 
     A full re-link of mostly unchanged deliveries (asked for, or after a change of code,
-    parameters or decisions) gives mostly the same state rows. Writing 2.15M rows costs
-    about 15 CPU seconds at 1M persons, most of it DuckDB compressing their strings;
-    finding the changed ones by a hash of every row, as the staged rows are compared
-    (`_staged_hash_sql`), costs about a third of that. Rows whose (unique_id, row hash)
+    parameters or decisions) gives mostly the same state rows. Writing all 2.15M rows of 1M
+    persons costs about 17 CPU seconds, most of it DuckDB compressing their strings; finding
+    the changed ones by a hash of every row, as the staged rows are compared
+    (`_staged_hash_sql`), and replacing them cost about 8. Rows whose (unique_id, row hash)
     pair is in both are kept; the others are deleted or inserted, so the table ends up
     holding exactly the new rows. Written whole instead when there is no stored state,
     its columns differ, a unique_id repeats, or more than `STATE_UPDATE_MAX_SHARE` changed.
@@ -229,26 +229,26 @@ def _update_state(wh: duckdb.DuckDBPyConnection, con: duckdb.DuckDBPyConnection)
         return False
     row_hash = f"hash(struct_pack({', '.join(db.quote(name) for name, _ in want)}))"
     db.copy_query(wh, f"SELECT unique_id, {row_hash} AS h FROM {STATE}", con, "hh_state_old")
-    con.execute(f"CREATE OR REPLACE TABLE hh_state_new AS SELECT unique_id, {row_hash} AS h FROM hh_state")
-    con.execute("CREATE OR REPLACE TABLE hh_state_gone AS "
-                "SELECT unique_id FROM (SELECT * FROM hh_state_old EXCEPT SELECT * FROM hh_state_new)")
-    con.execute("CREATE OR REPLACE TABLE hh_state_added AS "
-                "SELECT unique_id FROM (SELECT * FROM hh_state_new EXCEPT SELECT * FROM hh_state_old)")
-    old_rows, old_ids, rows, gone, added = con.execute(
+    con.execute(f"""
+        CREATE OR REPLACE TABLE hh_state_diff AS  -- the rows only one side has: gone (old) or added (new)
+        SELECT coalesce(n.unique_id, o.unique_id) AS unique_id, n.unique_id IS NOT NULL AS added
+        FROM (SELECT unique_id, {row_hash} AS h FROM hh_state) n
+        FULL JOIN hh_state_old o ON o.unique_id = n.unique_id AND o.h = n.h
+        WHERE n.unique_id IS NULL OR o.unique_id IS NULL""")
+    old_rows, old_ids, changed, added = con.execute(
         "SELECT (SELECT count(*) FROM hh_state_old), (SELECT count(DISTINCT unique_id) FROM hh_state_old), "
-        "(SELECT count(*) FROM hh_state_new), (SELECT count(*) FROM hh_state_gone), "
-        "(SELECT count(*) FROM hh_state_added)").fetchall()[0]
-    if old_rows != old_ids or gone + added > STATE_UPDATE_MAX_SHARE * max(rows, 1):
+        "(SELECT count(*) FROM hh_state_diff), (SELECT count(*) FROM hh_state_diff WHERE added)").fetchall()[0]
+    if old_rows != old_ids or changed > STATE_UPDATE_MAX_SHARE * max(old_rows, 1):
         return False
-    if gone:
-        wh.register("_hh_state_gone", con.sql("SELECT unique_id FROM hh_state_gone").to_arrow_table())
+    if changed > added:
+        wh.register("_hh_state_gone", con.sql("SELECT unique_id FROM hh_state_diff WHERE NOT added").to_arrow_table())
         try:
             wh.execute(f"DELETE FROM {STATE} WHERE unique_id IN (SELECT unique_id FROM _hh_state_gone)")
         finally:
             wh.unregister("_hh_state_gone")
     if added:
-        db.copy_query(con, "SELECT * FROM hh_state WHERE unique_id IN (SELECT unique_id FROM hh_state_added)",
-                      wh, STATE, append=True)
+        db.copy_query(con, "SELECT * FROM hh_state WHERE unique_id IN "
+                           "(SELECT unique_id FROM hh_state_diff WHERE added)", wh, STATE, append=True)
     return True
 
 
