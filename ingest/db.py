@@ -158,6 +158,43 @@ def delete_where(con: duckdb.DuckDBPyConnection, table: str, where: str, params:
         con.execute(f"DELETE FROM {_qualified(table)} WHERE {where}", params)
 
 
+def sync_rows(con: duckdb.DuckDBPyConnection, table: str, key: list[str], scope: str, rows: str) -> tuple[int, int]:
+    """Make the rows of `table` that satisfy `scope` the rows of relation `rows`, writing only those that differ.
+
+    For a caller that recomputes a region of a large table in which most rows come back the
+    same (incremental linkage): deleting and re-inserting all of them makes the commit's
+    checkpoint rewrite every row group they sit in (at 1M persons about 2 s for a 5%
+    delivery), while comparing them costs a scan. Rows are compared by ``key`` (unique in
+    both) and a hash of the whole row, the new side cast to the table's column types.
+    Returns (rows deleted, rows inserted); a changed row counts in both.
+    """
+    cols = [(name, typ) for name, typ, *_ in con.execute(f"DESCRIBE {_qualified(table)}").fetchall()]
+    old_hash = f"hash(struct_pack({', '.join(quote(n) for n, _ in cols)}))"
+    new_hash = f"hash(struct_pack({', '.join(f'{quote(n)} := CAST({quote(n)} AS {t})' for n, t in cols)}))"
+    keys = ", ".join(quote(k) for k in key)
+    on = " AND ".join(f"o.{quote(k)} = n.{quote(k)}" for k in key)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _hh_sync AS  -- the keys whose row only one side has: old (gone) or new (added)
+        SELECT {', '.join(f'coalesce(n.{quote(k)}, o.{quote(k)}) AS {quote(k)}' for k in key)},
+               n.h IS NOT NULL AS added
+        FROM (SELECT {keys}, {old_hash} AS h FROM {_qualified(table)} WHERE {scope}) o
+        FULL JOIN (SELECT {keys}, {new_hash} AS h FROM {rows}) n ON {on} AND o.h = n.h
+        WHERE o.h IS NULL OR n.h IS NULL""")
+    try:
+        gone, added = con.execute("SELECT count(*) FILTER (WHERE NOT added), count(*) FILTER (WHERE added) "
+                                  "FROM _hh_sync").fetchall()[0]
+        match = " AND ".join(f"{_qualified(table)}.{quote(k)} = s.{quote(k)}" for k in key)
+        if gone:
+            con.execute(f"DELETE FROM {_qualified(table)} USING _hh_sync s WHERE NOT s.added AND {match}")
+        if added:
+            con.execute(f"INSERT INTO {_qualified(table)} BY NAME SELECT r.* FROM {rows} r SEMI JOIN "
+                        f"(SELECT {keys} FROM _hh_sync WHERE added) s ON "
+                        + " AND ".join(f"r.{quote(k)} = s.{quote(k)}" for k in key))
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp._hh_sync")
+    return int(gone), int(added)
+
+
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
     """A query's result as a polars frame (DuckDB 2: through a relation, not execute())."""
     return con.sql(sql, params=params or None).pl()

@@ -38,6 +38,9 @@ from resolution.components import component_labels, smallest_member
 #: A phone shared by more people than this is no household's number.
 MAX_PHONE_SHARERS = 10
 
+#: The linkage-input columns `build_households` reads (besides ``unique_id``): a caller may pass only these.
+HOUSEHOLD_INPUT = ("source_dataset", "id", "name", "phone", "address_key", "address_dwelling", "address_registered")
+
 
 def _source_exists(con: duckdb.DuckDBPyConnection, source: str) -> bool:
     return db.table_exists(con, f"staged.current_{source}")
@@ -71,8 +74,9 @@ def build_households(con: duckdb.DuckDBPyConnection, evidence: dict[str, pl.Data
                      shared_phones: list[str] | None = None) -> pl.DataFrame:
     """(person_key, unit, rule) for every person, on the linkage connection.
 
-    Needs ``hh_input`` (the linkage input) and ``hh_person`` (unique_id, person_key) on
-    ``con``. A unit is a string key; stable household ids are given later (ids.py).
+    Needs ``hh_input`` (the linkage input, or just its `HOUSEHOLD_INPUT` columns) and
+    ``hh_person`` (unique_id, person_key) on ``con``. A unit is a string key; stable
+    household ids are given later (ids.py).
     ``shared_phones``: phones more than `MAX_PHONE_SHARERS` people share in the whole
     input, for a caller that passes only part of it (incremental linkage): they are no
     household's number even if fewer of their sharers are in ``hh_input``.
@@ -102,10 +106,9 @@ def build_households(con: duckdb.DuckDBPyConnection, evidence: dict[str, pl.Data
               FROM hh_ev_civil c JOIN hh_person p USING (unique_id))
         WHERE k = 1""")
     # Each record's person and the fields household evidence reads, joined once for all the rules below.
-    con.execute("""
+    con.execute(f"""
         CREATE OR REPLACE TABLE hh_person_fields AS
-        SELECT p.person_key, i.id, i.name, i.phone, i.address_key, i.address_dwelling, i.address_registered,
-               i.source_dataset
+        SELECT p.person_key, {', '.join(f'i.{c}' for c in HOUSEHOLD_INPUT)}
         FROM hh_input i JOIN hh_person p USING (unique_id)""")
     con.execute(f"""
         CREATE OR REPLACE TABLE hh_edges_all AS

@@ -74,7 +74,13 @@ from ingest.normalise.ids import VERIFIED
 from ingest.sources import SourceConfig
 from ingest.stage import PERSON_COLUMNS
 from resolution import ids as idmod
-from resolution.households import EVIDENCE_SQL, MAX_PHONE_SHARERS, build_households, evidence_queries
+from resolution.households import (
+    EVIDENCE_SQL,
+    HOUSEHOLD_INPUT,
+    MAX_PHONE_SHARERS,
+    build_households,
+    evidence_queries,
+)
 from resolution.link import LinkConfig, decide_and_cluster, pair_columns, read_decisions
 from resolution.model import settings_for
 from resolution.prepare import INPUT_COLUMNS, prepare
@@ -589,8 +595,11 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     xref = groups.join(pmap.select("group", pl.col("id").alias("person_id")), on="group").select(
         "member", "person_id")
     _load(lk, "inc_xref", xref)
+    # What the household closure and `build_households` read of each record, so that neither goes back to the
+    # 2.15M-row state (at 1M persons) for it.
     fields = ("{t}phone, {t}address_key, coalesce({t}address_dwelling AND NOT {t}address_registered, FALSE) "
-              "AS dwelling, {t}id, {t}name || '|' || {t}phone AS name_phone, {t}name")
+              "AS dwelling, {t}id, {t}name || '|' || {t}phone AS name_phone, {t}name, {t}source_dataset, "
+              "{t}address_dwelling, {t}address_registered")
     lk.execute(f"""
         CREATE TABLE inc_cur AS
         SELECT s.unique_id, s.person_id AS person_key, {fields.format(t='s.')} FROM {state} s
@@ -617,18 +626,18 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     lap("household evidence")
     wide = _household_people(lk, state, work("household_member"))
     lap("household closure")
-    sub_person = lk.sql("SELECT unique_id, person_key FROM inc_cur "
-                        "WHERE person_key IN (SELECT person_key FROM inc_people)").to_arrow_table()
-    sub_input = lk.sql("SELECT * FROM hh_current WHERE unique_id IN (SELECT unique_id FROM inc_cur "
-                       "WHERE person_key IN (SELECT person_key FROM inc_people))").to_arrow_table()
+    lk.execute("CREATE TABLE inc_closure AS SELECT * FROM inc_cur "
+               "WHERE person_key IN (SELECT person_key FROM inc_people)")
+    sub_person = lk.sql("SELECT unique_id, person_key FROM inc_closure").to_arrow_table()
+    sub_input = lk.sql(f"SELECT unique_id, {', '.join(HOUSEHOLD_INPUT)} FROM inc_closure").to_arrow_table()
+    evidence = {k: lk.sql(f"SELECT * FROM hh_ev_{k}_all WHERE unique_id IN (SELECT unique_id FROM inc_closure)").pl()
+                for k in queries}
     lap("closure input")
     mem = duckdb.connect()
     try:
         mem.execute("SET enable_progress_bar = false")
         _load(mem, "hh_person", sub_person)
         _load(mem, "hh_input", sub_input)
-        evidence = {k: lk.sql(f"SELECT * FROM hh_ev_{k}_all WHERE unique_id IN (SELECT unique_id FROM inc_cur "
-                              "WHERE person_key IN (SELECT person_key FROM inc_people))").pl() for k in queries}
         units = build_households(mem, evidence, shared_phones=wide)
     finally:
         mem.close()
@@ -672,15 +681,15 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
                      FROM hh_input c JOIN hh_cc k USING (unique_id) JOIN inc_xref x ON x.member = c.unique_id
                      LEFT JOIN inc_staged s USING (unique_id) LEFT JOIN {state} o USING (unique_id)""",
     }
-    results = {k: lk.sql(q).to_arrow_table() for k, q in out.items()}
+    results = {}
+    for k, q in out.items():
+        results[k] = lk.sql(q).to_arrow_table()
+        lap(f"results {k}")
     for k, table in results.items():
         wh.register(f"_hh_{k}", table)
     try:
-        _write(wh, p, names, members, review, events, new_ids)
+        _write(wh, p, names, members, review, events, new_ids, lap)
         lap("write tables")
-        wh.execute(f"DELETE FROM {STATE} WHERE unique_id IN (SELECT unique_id FROM _hh_gone)")
-        wh.execute(f"INSERT INTO {STATE} BY NAME SELECT * FROM _hh_state")
-        lap("write state")
     finally:
         for k in results:
             wh.unregister(f"_hh_{k}")
@@ -701,40 +710,51 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
 
 
 def _write(wh: duckdb.DuckDBPyConnection, p: Plan, names: list[str], members: pl.DataFrame,
-           review: pl.DataFrame, events: pl.DataFrame, new_ids: pl.DataFrame) -> None:
-    """Replace the region's rows of the linked tables; the results are registered on ``wh`` as ``_hh_*``."""
+           review: pl.DataFrame, events: pl.DataFrame, new_ids: pl.DataFrame, lap: _Laps) -> None:
+    """Make the region's rows of the linked tables the new ones; the results are registered on ``wh`` as ``_hh_*``.
+
+    Most of a region comes back as it was, so only the rows that differ are written (`db.sync_rows`).
+    """
     from resolution.run import REGISTRY
 
-    wh.execute("DELETE FROM person_xref USING _hh_records g "
-               "WHERE person_xref.source = g.source AND person_xref.record_id = g.record_id")
-    as_of = " UNION ALL ".join(f"SELECT '{s}' AS source, max(as_of) AS as_of FROM staged.current_{s}" for s in names)
-    wh.execute(f"""
-        INSERT INTO person_xref BY NAME
-        SELECT x.source, x.record_id, x.person_id, a.as_of FROM _hh_xref x
-        LEFT JOIN ({as_of or 'SELECT NULL AS source, NULL::DATE AS as_of'}) a USING (source)
-        ORDER BY 1, 2""")
-    for src in p.changed:
+    for src in p.changed:  # first, so that the region's unchanged rows compare equal below
         if src in names:
             wh.execute(f"UPDATE person_xref SET as_of = (SELECT max(as_of) FROM staged.current_{src}) "
                        f"WHERE source = ? AND as_of IS DISTINCT FROM (SELECT max(as_of) FROM staged.current_{src})",
                        [src])
-    for table in ("person_link", "review_queue"):
-        wh.execute(f"DELETE FROM {table} WHERE unique_id_l IN (SELECT unique_id FROM _hh_gone) "
-                   f"OR unique_id_r IN (SELECT unique_id FROM _hh_gone)")
-    wh.execute("INSERT INTO person_link BY NAME SELECT * FROM _hh_links")
+    as_of = " UNION ALL ".join(f"SELECT '{s}' AS source, max(as_of) AS as_of FROM staged.current_{s}" for s in names)
+    wh.execute(f"""
+        CREATE OR REPLACE TEMP VIEW _hh_xref_rows AS
+        SELECT x.source, x.record_id, x.person_id, a.as_of FROM _hh_xref x
+        LEFT JOIN ({as_of or 'SELECT NULL AS source, NULL::DATE AS as_of'}) a USING (source)""")
+    written = {
+        "person_xref": db.sync_rows(wh, "person_xref", ["source", "record_id"],
+                                    "(source, record_id) IN (SELECT source, record_id FROM _hh_records)",
+                                    "_hh_xref_rows"),
+        "person_link": db.sync_rows(wh, "person_link", ["unique_id_l", "unique_id_r"],
+                                    "unique_id_l IN (SELECT unique_id FROM _hh_gone) "
+                                    "OR unique_id_r IN (SELECT unique_id FROM _hh_gone)", "_hh_links"),
+    }
+    wh.execute("DROP VIEW temp._hh_xref_rows")
+    wh.execute("DELETE FROM review_queue WHERE unique_id_l IN (SELECT unique_id FROM _hh_gone) "
+               "OR unique_id_r IN (SELECT unique_id FROM _hh_gone)")
     if review.height:
         db.append(wh, "review_queue", review)
-    wh.execute("DELETE FROM household_member WHERE household_id IN (SELECT household_id FROM _hh_households)")
-    wh.register("_hh_members", members.sort("household_id", "person_id").to_arrow())
+    wh.register("_hh_members", members.to_arrow())
     try:
-        wh.execute("DELETE FROM household_member WHERE person_id IN (SELECT person_id FROM _hh_members)")
-        wh.execute("INSERT INTO household_member BY NAME SELECT * FROM _hh_members")
+        written["household_member"] = db.sync_rows(
+            wh, "household_member", ["person_id"],
+            "household_id IN (SELECT household_id FROM _hh_households) "
+            "OR person_id IN (SELECT person_id FROM _hh_members)", "_hh_members")
     finally:
         wh.unregister("_hh_members")
     if events.height:
         db.append(wh, "id_events", events.select("run", *idmod.EVENT_SCHEMA))
     if new_ids.height:
         db.append(wh, REGISTRY, new_ids)
+    written[STATE] = db.sync_rows(wh, STATE, ["unique_id"], "unique_id IN (SELECT unique_id FROM _hh_gone)",
+                                  "_hh_state")
+    log.debug("incremental: rows deleted, inserted: %s", written)
 
 
 def _quality(wh: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> None:

@@ -240,3 +240,23 @@ def test_a_full_relink_updates_the_stored_state_to_what_writing_it_whole_gives(
 
     assert rows(updated, month["before"]) > 0 and rows(month["before"], updated) > 0  # rows were replaced
     assert rows(updated, whole) == 0 and rows(whole, updated) == 0
+
+
+def test_sync_rows_writes_only_the_rows_that_differ(tmp_path: Path) -> None:
+    """The region's rows end up exactly the new ones, rows outside it untouched, unchanged rows not rewritten."""
+    with db.connect(tmp_path / "w.duckdb") as con:
+        con.execute("CREATE TABLE t (k1 VARCHAR, k2 INTEGER, v DOUBLE, d DATE)")
+        con.execute("""INSERT INTO t VALUES ('a', 1, 1.0, DATE '2026-01-01'), ('a', 2, 2.0, NULL),
+                       ('b', 1, 3.0, DATE '2026-01-03'), ('c', 1, 4.0, NULL)""")
+        # the region: k1 in (a, b). ('a', 1) unchanged, ('a', 2) changed, ('b', 1) gone, ('b', 2) added.
+        con.execute("""CREATE TABLE new_rows AS SELECT * FROM (VALUES ('a', 1::BIGINT, 1.0::FLOAT, '2026-01-01'),
+                       ('a', 2, 2.5, NULL), ('b', 2, 5.0, '2026-01-05')) x(k1, k2, v, d)""")
+        before = {r[0]: r[1] for r in con.execute("SELECT k1 || k2, rowid FROM t").fetchall()}
+        gone, added = db.sync_rows(con, "t", ["k1", "k2"], "k1 IN ('a', 'b')", "new_rows")
+        assert (gone, added) == (2, 2)
+        rows = con.execute("SELECT k1, k2, v, d::VARCHAR FROM t ORDER BY 1, 2").fetchall()
+        assert rows == [("a", 1, 1.0, "2026-01-01"), ("a", 2, 2.5, None), ("b", 2, 5.0, "2026-01-05"),
+                        ("c", 1, 4.0, None)]
+        after = {r[0]: r[1] for r in con.execute("SELECT k1 || k2, rowid FROM t").fetchall()}
+        assert after["a1"] == before["a1"] and after["c1"] == before["c1"]  # not deleted and re-inserted
+        assert db.sync_rows(con, "t", ["k1", "k2"], "k1 IN ('a', 'b')", "new_rows") == (0, 0)
