@@ -759,11 +759,5 @@ def _write(wh: duckdb.DuckDBPyConnection, p: Plan, names: list[str], members: pl
 
 def _quality(wh: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> None:
     """`linkage_quality` over everything, as a full run computes it, from the updated state and links."""
-    wh.execute(f"CREATE OR REPLACE TEMP VIEW hh_input AS SELECT * FROM {STATE}")
-    wh.execute(f"CREATE OR REPLACE TEMP VIEW hh_person AS SELECT unique_id, person_id AS person_key FROM {STATE}")
-    try:
-        links = db.frame(wh, "SELECT linked, gamma_id, match_weight FROM person_link")
-        db.replace(wh, "linkage_quality", linkage_quality(wh, links, cfg.threshold))
-    finally:
-        wh.execute("DROP VIEW IF EXISTS temp.hh_input")
-        wh.execute("DROP VIEW IF EXISTS temp.hh_person")
+    db.replace(wh, "linkage_quality", linkage_quality(
+        wh, f"(SELECT source_dataset, person_id AS person_key FROM {STATE})", "person_link", cfg.threshold))

@@ -191,7 +191,11 @@ def resolve(wh: duckdb.DuckDBPyConnection, cfg: LinkConfig | None = None,
         db.replace(wh, "id_events", events.select("run", *idmod.EVENT_SCHEMA))
     db.replace(wh, REGISTRY, registry)
     db.replace(wh, "model_parameters", _params_frame(res.params, cfg))
-    db.replace(wh, "linkage_quality", linkage_quality(con, links, cfg.threshold))
+    con.register("_hh_quality_links", links.select("linked", "gamma_id", "match_weight").to_arrow())
+    quality = linkage_quality(con, "(SELECT i.source_dataset, p.person_key FROM hh_input i "
+                                   "JOIN hh_person p USING (unique_id))", "_hh_quality_links", cfg.threshold)
+    con.unregister("_hh_quality_links")
+    db.replace(wh, "linkage_quality", quality)
     db.append(wh, RUNS, pl.DataFrame([{"run": run, "records": records, "persons": pmap.height,
                                        "households": hmap.height, "pairs_scored": res.pairs_scored,
                                        "inputs_fingerprint": fingerprint, **incremental.run_columns(
