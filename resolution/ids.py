@@ -30,8 +30,9 @@ EVENT_SCHEMA = {"kind": pl.String(), "event": pl.String(), "id": pl.String(), "o
 REGISTRY_SCHEMA = {"kind": pl.String(), "id": pl.String(), "first_run": pl.Int64()}
 
 
-def _hmac_ids(prefix: str, seeds: list[str], key: str | None = None) -> list[str]:
-    """`new_id` without salt for many seeds: the keyed state is set up once and copied per seed."""
+def unsalted_ids(prefix: str, seeds: list[str], key: str | None = None) -> list[str]:
+    """`new_id` without salt for many seeds (the ids their groups take unless one collides): the keyed state
+    is set up once and copied per seed."""
     base = hmac.new((key if key is not None else key_from_env()).encode("utf-8"), digestmod=hashlib.sha256)
     out = []
     for seed in seeds:
@@ -45,7 +46,7 @@ def new_id(prefix: str, seed: str, taken: set[str], key: str | None = None) -> s
     """A deterministic id from a member key under the pseudonym key; salted on the rare collision."""
     salt = 0
     while True:
-        cand = _hmac_ids(prefix, [seed if salt == 0 else f"{seed}#{salt}"], key)[0]
+        cand = unsalted_ids(prefix, [seed if salt == 0 else f"{seed}#{salt}"], key)[0]
         if cand not in taken:
             return cand
         salt += 1
@@ -61,7 +62,7 @@ def _fresh_ids(prefix: str, firsts: pl.Series, taken: list[pl.Series], key: str 
     if firsts.is_empty():
         return []
     key = key if key is not None else key_from_env()
-    cands = pl.Series(_hmac_ids(prefix, firsts.to_list(), key), dtype=pl.String)
+    cands = pl.Series(unsalted_ids(prefix, firsts.to_list(), key), dtype=pl.String)
     held_ids = pl.concat([t.cast(pl.String) for t in taken])
     if not (cands.is_in(held_ids).any() or cands.is_duplicated().any()):
         return cands.to_list()

@@ -448,7 +448,7 @@ def _registry_subset(wh: duckdb.DuckDBPyConnection, kind: str, prefix: str, old_
 
     if not db.table_exists(wh, REGISTRY):
         return pl.DataFrame(schema=idmod.REGISTRY_SCHEMA)
-    fresh = [idmod.new_id(prefix, m, set()) for m in first_members]  # the id each group would get if new
+    fresh = idmod.unsalted_ids(prefix, first_members)  # the id each group would get if new
     wanted = pl.DataFrame({"id": list(old_ids) + fresh}, schema={"id": pl.String()})
     wh.register("_hh_ids", wanted.to_arrow())
     try:
@@ -681,10 +681,8 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
                      FROM hh_input c JOIN hh_cc k USING (unique_id) JOIN inc_xref x ON x.member = c.unique_id
                      LEFT JOIN inc_staged s USING (unique_id) LEFT JOIN {state} o USING (unique_id)""",
     }
-    results = {}
-    for k, q in out.items():
-        results[k] = lk.sql(q).to_arrow_table()
-        lap(f"results {k}")
+    results = {k: lk.sql(q).to_arrow_table() for k, q in out.items()}
+    lap("results")
     for k, table in results.items():
         wh.register(f"_hh_{k}", table)
     try:
