@@ -162,10 +162,10 @@ def sync_rows(con: duckdb.DuckDBPyConnection, table: str, key: list[str], scope:
     """Make the rows of `table` that satisfy `scope` the rows of relation `rows`, writing only those that differ.
 
     For a caller that recomputes a region of a large table in which most rows come back the
-    same (incremental linkage): deleting and re-inserting all of them makes the commit's
-    checkpoint rewrite every row group they sit in (at 1M persons about 2 s for a 5%
-    delivery), while comparing them costs a scan. Rows are compared by ``key`` (unique in
-    both) and a hash of the whole row, the new side cast to the table's column types.
+    same (incremental linkage): deleting rows makes the commit's checkpoint compact the row
+    groups they leave part-empty, rewriting them, while comparing costs a scan (a 5% delivery
+    at 1M persons: commit 2.4 → 1.3 s). Rows are compared by ``key`` (unique in both) and a
+    hash of the whole row, the new side cast to the table's column types.
     Returns (rows deleted, rows inserted); a changed row counts in both.
     """
     cols = [(name, typ) for name, typ, *_ in con.execute(f"DESCRIBE {_qualified(table)}").fetchall()]

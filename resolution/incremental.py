@@ -686,7 +686,7 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     for k, table in results.items():
         wh.register(f"_hh_{k}", table)
     try:
-        _write(wh, p, names, members, review, events, new_ids, lap)
+        _write(wh, p, names, members, review, events, new_ids)
         lap("write tables")
     finally:
         for k in results:
@@ -708,7 +708,7 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
 
 
 def _write(wh: duckdb.DuckDBPyConnection, p: Plan, names: list[str], members: pl.DataFrame,
-           review: pl.DataFrame, events: pl.DataFrame, new_ids: pl.DataFrame, lap: _Laps) -> None:
+           review: pl.DataFrame, events: pl.DataFrame, new_ids: pl.DataFrame) -> None:
     """Make the region's rows of the linked tables the new ones; the results are registered on ``wh`` as ``_hh_*``.
 
     Most of a region comes back as it was, so only the rows that differ are written (`db.sync_rows`).
