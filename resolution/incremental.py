@@ -577,7 +577,8 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     lap("region pairs")
     lk.execute("CREATE TABLE hh_input AS SELECT * FROM hh_current "
                "WHERE unique_id IN (SELECT unique_id FROM inc_region)")
-    clusters, links, review = decide_and_cluster(lk, decisions, cfg)
+    clusters, review = decide_and_cluster(lk, decisions, cfg)
+    n_links = lk.execute("SELECT count(*) FROM hh_scored WHERE linked").fetchall()[0][0]
     lap("decide and cluster")
     timings["cluster"] = time.perf_counter() - t0
 
@@ -703,7 +704,7 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     timings["write"] = time.perf_counter() - t0
     ev = events.group_by("kind", "event").len().rows()
     return ResolveSummary(records=n_current, persons=persons, households=households, pairs_scored=pairs_scored,
-                          links=int(links["linked"].sum() or 0) if links.height else 0, review=review.height,
+                          links=n_links, review=review.height,
                           events={f"{k}:{e}": n for k, e, n in ev}, timings=timings, mode="incremental", why=why)
 
 

@@ -240,13 +240,16 @@ def link(inputs: pa.Table, cfg: LinkConfig | None = None,
 
     t0 = time.perf_counter()
     decisions = read_decisions(cfg.decisions)
-    clusters, links, review = decide_and_cluster(con, decisions, cfg)
+    clusters, review = decide_and_cluster(con, decisions, cfg)
+    links = con.sql("SELECT * EXCLUDE (id_l, id_r, id_head_l, id_head_r) FROM hh_scored "
+                    "ORDER BY unique_id_l, unique_id_r").pl()
     timings["cluster"] = time.perf_counter() - t0
     return LinkResult(clusters, links, review, params, timings, pairs, con)
 
 
 def decide_and_cluster(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame,
-                       cfg: LinkConfig) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+                       cfg: LinkConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(clusters, review queue) from ``hh_pairs`` and ``hh_input``; the decided pairs stay as ``hh_scored``."""
     con.register("_hh_dec", decisions.to_arrow())
     con.execute("CREATE OR REPLACE TABLE hh_decisions AS SELECT * FROM _hh_dec")
     con.unregister("_hh_dec")
@@ -288,8 +291,6 @@ def decide_and_cluster(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame,
 
     _cluster(con)
     clusters = _split_conflicts(con)
-    links = con.sql("SELECT * EXCLUDE (id_l, id_r, id_head_l, id_head_r) FROM hh_scored "
-                    "ORDER BY unique_id_l, unique_id_r").pl()
     review = con.sql(f"""
         SELECT s.unique_id_l, s.unique_id_r, s.match_weight, s.match_probability, s.reason,
                s.name_l, s.name_r, s.dob_l, s.dob_r, s.id_status_l, s.id_status_r,
@@ -298,7 +299,7 @@ def decide_and_cluster(con: duckdb.DuckDBPyConnection, decisions: pl.DataFrame,
         WHERE s.reason LIKE 'guard:%'
            OR (s.reason = 'below threshold' AND s.match_weight >= {cfg.review_low})
         ORDER BY s.match_weight DESC, s.unique_id_l, s.unique_id_r""").pl()
-    return clusters, links, review
+    return clusters, review
 
 
 def _cluster(con: duckdb.DuckDBPyConnection) -> None:
