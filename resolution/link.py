@@ -62,6 +62,7 @@ class LinkConfig:
     decisions: Path | None = None   # CSV of reviewer decisions applied on this run
     seed: int = 42
     materialise_dir: Path | None = None  # parquet materialisation for very large runs
+    link_memory: str | None = None  # the linkage DuckDB's memory cap; None: by the zone's size (`link_memory`)
     # where blocking and scoring run: "duckdb" or "spark" (HHLINK_ENGINE; engine.py, docs/scale.md)
     engine: str = field(default_factory=engines.engine_from_env)
     spark: engines.SparkOptions = field(default_factory=engines.SparkOptions.from_env)
@@ -119,12 +120,21 @@ def _register_inputs(db_api, inputs: pa.Table) -> list:
 #: The linkage DuckDB's memory cap (``HHLINK_LINK_MEMORY``). Uncapped, DuckDB takes up to 80% of
 #: RAM for Splink's pair tables and holds it; capped, it spills them to its temp folder.
 LINK_MEMORY = "3GB"
+#: The cap above `PREDICT_CHUNK_RECORDS` records: scoring the 5M-person zone (10.7M records) ran out
+#: of 5 GB in 4 chunks; with 6 GB and 8 chunks the run completed at 19.4 GB peak on a 24 GB machine.
+LARGE_ZONE_LINK_MEMORY = "6GB"
 
 
-def make_db_api(materialise_dir: Path | None = None):
+def link_memory(records: int) -> str:
+    """The linkage DuckDB's memory cap for a zone of this many records."""
+    return os.environ.get("HHLINK_LINK_MEMORY", "").strip() or (
+        LINK_MEMORY if records <= PREDICT_CHUNK_RECORDS else LARGE_ZONE_LINK_MEMORY)
+
+
+def make_db_api(materialise_dir: Path | None = None, memory_limit: str | None = None):
     from splink import DuckDBAPI
 
-    con = duckdb.connect(config={"memory_limit": os.environ.get("HHLINK_LINK_MEMORY", "") or LINK_MEMORY})
+    con = duckdb.connect(config={"memory_limit": memory_limit or link_memory(0)})
     con.execute("SET enable_progress_bar = false")
     if materialise_dir is not None:
         Path(materialise_dir).mkdir(parents=True, exist_ok=True)
@@ -138,7 +148,7 @@ def _engine_db_api(cfg: LinkConfig):
         return engines.spark_db_api(cfg.spark)
     if cfg.engine != "duckdb":
         raise engines.EngineError(f"engine must be one of {', '.join(engines.ENGINES)}, not {cfg.engine!r}")
-    return make_db_api(cfg.materialise_dir)
+    return make_db_api(cfg.materialise_dir, cfg.link_memory)
 
 
 def build_linker(inputs: pa.Table, cfg: LinkConfig, db_api=None):
@@ -174,19 +184,26 @@ def pair_columns(available: set[str]) -> list[str]:
 SPILL_ABOVE_RECORDS = 1_000_000
 
 
-#: Records per chunk of Splink's predict (``HHLINK_PREDICT_CHUNK_RECORDS``). Unchunked, the 5M-person
-#: zone's blocked pairs joined to their records spilled over 50 GB of DuckDB temporary files
-#: and filled the disk; chunks score a share of the pairs at a time.
+#: Up to this many records Splink's predict scores every pair in one go; above, in chunks of
+#: `LARGE_ZONE_CHUNK_RECORDS` records (``HHLINK_PREDICT_CHUNK_RECORDS`` sets the chunk size at
+#: any size). Unchunked, the 5M-person zone's blocked pairs joined to their records spilled over
+#: 50 GB of DuckDB temporary files and filled the disk; in 4 chunks of 2.7M records they ran out
+#: of the linkage memory; in 8 chunks of 1.34M (with `LARGE_ZONE_LINK_MEMORY`) they did not.
 PREDICT_CHUNK_RECORDS = 3_000_000
+LARGE_ZONE_CHUNK_RECORDS = 1_400_000
 
 
 def predict_chunks(records: int) -> int:
-    per_chunk = positive_int("HHLINK_PREDICT_CHUNK_RECORDS", PREDICT_CHUNK_RECORDS)
-    return max(1, -(-records // per_chunk))
+    if os.environ.get("HHLINK_PREDICT_CHUNK_RECORDS", "").strip():
+        return max(1, -(-records // positive_int("HHLINK_PREDICT_CHUNK_RECORDS", PREDICT_CHUNK_RECORDS)))
+    return 1 if records <= PREDICT_CHUNK_RECORDS else -(-records // LARGE_ZONE_CHUNK_RECORDS)
 
 
 def _with_spill(cfg: LinkConfig, records: int) -> LinkConfig:
-    """The config, with a temporary materialisation folder when the input is large and none was given."""
+    """The config, with a temporary materialisation folder when the input is large and none was given,
+    and the linkage memory cap for its size when none was given."""
+    if cfg.link_memory is None:
+        cfg = dataclasses.replace(cfg, link_memory=link_memory(records))
     if cfg.materialise_dir is not None or cfg.engine != "duckdb":
         return cfg
     above = positive_int("HHLINK_LINK_SPILL_ABOVE", SPILL_ABOVE_RECORDS)
@@ -209,7 +226,7 @@ def link(inputs: pa.Table, cfg: LinkConfig | None = None,
     linker, engine_api = build_linker(inputs, cfg)
     on_spark = engine_api.sql_dialect.sql_dialect_str == "spark"
     # Guards, decisions and clustering run on DuckDB whatever scored the pairs.
-    db_api = make_db_api(cfg.materialise_dir) if on_spark else engine_api
+    db_api = make_db_api(cfg.materialise_dir, cfg.link_memory) if on_spark else engine_api
     con: duckdb.DuckDBPyConnection = db_api.duckdb_con
     if on_spark:
         _load_input(con, inputs)

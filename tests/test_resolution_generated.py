@@ -45,6 +45,20 @@ def test_rerun_gives_identical_tables(generated: Path, linked: Path) -> None:
     assert {p for _, p in members} == persons and len(members) == len(persons)
 
 
+def test_a_large_zone_is_scored_in_smaller_chunks_with_more_linkage_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sizes the 5M-person zone (10.7M records) completed with are the defaults above 3M records;
+    a county-sized zone is scored in one go under the smaller cap; the environment overrides both."""
+    from resolution.link import link_memory, predict_chunks
+
+    monkeypatch.delenv("HHLINK_PREDICT_CHUNK_RECORDS", raising=False)
+    monkeypatch.delenv("HHLINK_LINK_MEMORY", raising=False)
+    assert (predict_chunks(2_153_345), link_memory(2_153_345)) == (1, "3GB")  # 1M persons
+    assert (predict_chunks(10_700_000), link_memory(10_700_000)) == (8, "6GB")  # 5M persons
+    monkeypatch.setenv("HHLINK_PREDICT_CHUNK_RECORDS", "1000000")
+    monkeypatch.setenv("HHLINK_LINK_MEMORY", "4GB")
+    assert (predict_chunks(2_153_345), link_memory(2_153_345)) == (3, "4GB")
+
+
 def test_chunked_scoring_gives_the_same_persons(generated: Path, linked: Path, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Very large zones score their pairs in chunks (`link.predict_chunks`); the persons must not change."""
