@@ -98,6 +98,9 @@ MAX_SHARE_ENV, MAX_SHARE = "HHLINK_INCREMENTAL_MAX_SHARE", 0.25
 #: The linkage code: a change to any of these re-links everything once.
 _CODE = ("prepare.py", "link.py", "model.py", "households.py", "components.py", "ids.py", "incremental.py", "run.py")
 _ATTACHED = itertools.count(1)
+#: What an incremental run reads of the region's records: clustering (IDs), the households (`HOUSEHOLD_INPUT`)
+#: and the rows it writes (source and record id).
+REGION_COLUMNS = ("unique_id", "record_id", *HOUSEHOLD_INPUT, "id_status")
 
 
 @dataclass
@@ -421,16 +424,20 @@ def _household_people(lk: duckdb.DuckDBPyConnection, state: str, members: str) -
                 SELECT person_key FROM inc_cur
                 WHERE phone IN (SELECT r.phone FROM inc_recs r JOIN inc_phone_width w USING (phone)
                                 WHERE w.n <= {MAX_PHONE_SHARERS})
-                   OR (dwelling AND address_key IN (SELECT address_key FROM inc_recs WHERE dwelling))
-                   OR id IN (SELECT guardian_id_number FROM guard WHERE guardian_id_status IN {VERIFIED})
-                   OR name_phone IN (SELECT guardian_name || '|' || guardian_phone FROM guard)
-                UNION SELECT c.person_key FROM hh_ev_civil_all e JOIN inc_cur c USING (unique_id)
-                      WHERE e.household_no IN (SELECT household_no FROM hh_ev_civil_all
-                                               WHERE unique_id IN (SELECT unique_id FROM inc_recs))
-                UNION SELECT c.person_key FROM hh_ev_guardian_all g JOIN inc_cur c USING (unique_id)
+                UNION SELECT person_key FROM inc_cur
+                      WHERE dwelling AND address_key IN (SELECT address_key FROM inc_recs WHERE dwelling)
+                UNION SELECT person_key FROM inc_cur
+                      WHERE id IN (SELECT guardian_id_number FROM guard WHERE guardian_id_status IN {VERIFIED})
+                UNION SELECT person_key FROM inc_cur
+                      WHERE name_phone IN (SELECT guardian_name || '|' || guardian_phone FROM guard)
+                UNION SELECT person_key FROM inc_cur WHERE unique_id IN (
+                      SELECT unique_id FROM hh_ev_civil_all WHERE household_no IN (
+                          SELECT household_no FROM hh_ev_civil_all WHERE unique_id IN (SELECT unique_id FROM inc_recs)))
+                UNION SELECT person_key FROM inc_cur WHERE unique_id IN (
+                      SELECT unique_id FROM hh_ev_guardian_all g
                       WHERE (g.guardian_id_status IN {VERIFIED}
                              AND g.guardian_id_number IN (SELECT id FROM inc_recs WHERE id IS NOT NULL))
-                         OR g.guardian_name || '|' || g.guardian_phone IN (SELECT name_phone FROM inc_recs)
+                         OR g.guardian_name || '|' || g.guardian_phone IN (SELECT name_phone FROM inc_recs))
                 UNION SELECT person_id FROM {members} WHERE household_id IN (
                       SELECT household_id FROM {members} WHERE person_id IN (SELECT person_key FROM inc_frontier)))
             SELECT DISTINCT person_key FROM reached
@@ -512,7 +519,9 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     _load(lk, "inc_new_rows", _prepare_candidates(wh, sources, candidates) if candidates.num_rows
           else lk.sql(f"SELECT {cols} FROM {state} WHERE FALSE").to_arrow_table())
     lap("prepare candidates")
-    lk.execute(f"""
+    # A candidate is new or its staged row changed, unless it is there because its source's place names are
+    # prepared again (``whole``): only then is its linkage row compared with the stored one.
+    lk.execute(f"CREATE TABLE hh_new AS SELECT {cols} FROM inc_new_rows" if not whole else f"""
         CREATE TABLE hh_new AS
         SELECT {', '.join(f'n.{c}' for c in INPUT_COLUMNS)}
         FROM (SELECT *, hash(x) AS h FROM (SELECT {cols} FROM inc_new_rows) x) n
@@ -575,8 +584,14 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     if n_new:
         lk.execute("INSERT INTO hh_pairs BY NAME SELECT * FROM inc_pairs")
     lap("region pairs")
-    lk.execute("CREATE TABLE hh_input AS SELECT * FROM hh_current "
-               "WHERE unique_id IN (SELECT unique_id FROM inc_region)")
+    # Only what clustering, the households and the written rows read of the region's records: fetching
+    # whole rows from the 2.15M-row state (at 1M persons) costs as much for 100k of them as for all.
+    region_cols = ", ".join(REGION_COLUMNS)
+    lk.execute(f"""
+        CREATE TABLE hh_input AS
+        SELECT {region_cols} FROM {state}
+        WHERE unique_id IN (SELECT unique_id FROM inc_region) AND unique_id NOT IN (SELECT unique_id FROM inc_touched)
+        UNION ALL SELECT {region_cols} FROM hh_new""")
     clusters, review = decide_and_cluster(lk, decisions, cfg)
     n_links = lk.execute("SELECT count(*) FROM hh_scored WHERE linked").fetchall()[0][0]
     lap("decide and cluster")
@@ -676,12 +691,23 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
                     FROM hh_scored s JOIN inc_cur a ON a.unique_id = s.unique_id_l
                     JOIN inc_cur b ON b.unique_id = s.unique_id_r ORDER BY s.unique_id_l, s.unique_id_r""",
         "households": "SELECT household_id FROM inc_households",
-        "state": f"""SELECT {', '.join(f'c.{c}' for c in INPUT_COLUMNS)},
-                            coalesce(s.staged_hash, o.staged_hash) AS staged_hash, k.cluster_id AS component,
+        "state": f"""SELECT {', '.join(f'n.{c}' for c in INPUT_COLUMNS)}, s.staged_hash, k.cluster_id AS component,
                             x.person_id
-                     FROM hh_input c JOIN hh_cc k USING (unique_id) JOIN inc_xref x ON x.member = c.unique_id
-                     LEFT JOIN inc_staged s USING (unique_id) LEFT JOIN {state} o USING (unique_id)""",
+                     FROM hh_new n JOIN inc_staged s USING (unique_id) JOIN hh_cc k USING (unique_id)
+                     JOIN inc_xref x ON x.member = n.unique_id
+                     UNION ALL
+                     SELECT o.* REPLACE (m.component AS component, m.person_id AS person_id)
+                     FROM {state} o JOIN inc_moved m USING (unique_id)""",
+        "state_gone": "SELECT unique_id FROM inc_touched UNION ALL SELECT unique_id FROM inc_moved",
     }
+    # The state rows that change: the new and changed records', and those of the region's other records whose
+    # component or person moved (their linkage row is the stored one).
+    lk.execute(f"""
+        CREATE TABLE inc_moved AS
+        SELECT o.unique_id, k.cluster_id AS component, x.person_id
+        FROM {state} o JOIN hh_cc k USING (unique_id) JOIN inc_xref x ON x.member = o.unique_id
+        WHERE o.unique_id NOT IN (SELECT unique_id FROM hh_new)
+          AND (o.component IS DISTINCT FROM k.cluster_id OR o.person_id IS DISTINCT FROM x.person_id)""")
     results = {k: lk.sql(q).to_arrow_table() for k, q in out.items()}
     lap("results")
     for k, table in results.items():
@@ -692,10 +718,9 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     finally:
         for k in results:
             wh.unregister(f"_hh_{k}")
-    persons, households = (wh.execute(q).fetchall()[0][0] for q in (
-        "SELECT count(DISTINCT person_id) FROM person_xref",
-        "SELECT count(DISTINCT household_id) FROM household_member"))
-    _quality(wh, cfg)
+    quality = _quality(wh, cfg)
+    persons = int(quality.filter(pl.col("metric") == "persons")["value"].item())
+    households = wh.execute("SELECT count(DISTINCT household_id) FROM household_member").fetchall()[0][0]
     lap("linkage quality")
     db.append(wh, RUNS, pl.DataFrame([{
         "run": run, "records": n_current, "persons": persons, "households": households,
@@ -751,12 +776,19 @@ def _write(wh: duckdb.DuckDBPyConnection, p: Plan, names: list[str], members: pl
         db.append(wh, "id_events", events.select("run", *idmod.EVENT_SCHEMA))
     if new_ids.height:
         db.append(wh, REGISTRY, new_ids)
-    written[STATE] = db.sync_rows(wh, STATE, ["unique_id"], "unique_id IN (SELECT unique_id FROM _hh_gone)",
-                                  "_hh_state")
+    # Unlike the tables above, the state rows that differ are known without comparing rows (`_incremental`).
+    gone = wh.execute(f"DELETE FROM {STATE} WHERE unique_id IN (SELECT unique_id FROM _hh_state_gone)").fetchall()
+    wh.execute(f"INSERT INTO {STATE} BY NAME SELECT * FROM _hh_state")
+    written[STATE] = (gone[0][0], wh.execute("SELECT count(*) FROM _hh_state").fetchall()[0][0])
     log.debug("incremental: rows deleted, inserted: %s", written)
 
 
-def _quality(wh: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> None:
-    """`linkage_quality` over everything, as a full run computes it, from the updated state and links."""
-    db.replace(wh, "linkage_quality", linkage_quality(
-        wh, f"(SELECT source_dataset, person_id AS person_key FROM {STATE})", "person_link", cfg.threshold))
+def _quality(wh: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> pl.DataFrame:
+    """`linkage_quality` over everything, as a full run computes it, from the updated state and links.
+
+    Its ``persons`` figure is the run's person count: the state holds every current record and its person.
+    """
+    quality = linkage_quality(wh, f"(SELECT source_dataset, person_id AS person_key FROM {STATE})", "person_link",
+                              cfg.threshold)
+    db.replace(wh, "linkage_quality", quality)
+    return quality
