@@ -377,10 +377,10 @@ def _household_people(lk: duckdb.DuckDBPyConnection, state: str, members: str) -
     people share, a dwelling address, a civil-affairs household number, the ID or name
     + phone a guardian link names) and everyone of an old household of someone just
     added. Needs ``inc_cur``: every current record with its person and the fields that
-    household evidence uses.
+    household evidence uses, and ``inc_prev``.
     """
-    touched_keys = f"""SELECT phone, CASE WHEN address_dwelling AND NOT address_registered THEN address_key END AS a
-                       FROM {state} WHERE unique_id IN (SELECT unique_id FROM inc_touched)
+    touched_keys = """SELECT phone, dwelling_address AS a FROM inc_prev
+                       WHERE unique_id IN (SELECT unique_id FROM inc_touched)
                        UNION ALL SELECT phone, CASE WHEN address_dwelling AND NOT address_registered
                                                     THEN address_key END FROM hh_new"""
     # A phone more than MAX_PHONE_SHARERS people share both before and after is no evidence either time:
@@ -401,9 +401,7 @@ def _household_people(lk: duckdb.DuckDBPyConnection, state: str, members: str) -
               WHERE phone IN (SELECT phone FROM inc_touched_phones)
                  OR (dwelling AND address_key IN (SELECT a FROM ({touched_keys})))
         UNION SELECT person_id FROM {members} WHERE household_id IN (
-              SELECT household_id FROM {members} WHERE person_id IN (
-                  SELECT person_id FROM {state} WHERE unique_id IN (SELECT unique_id FROM inc_region)
-                                                   OR unique_id IN (SELECT unique_id FROM inc_touched)))""")
+              SELECT household_id FROM {members} WHERE person_id IN (SELECT person_id FROM inc_prev))""")
     lk.execute("CREATE OR REPLACE TABLE inc_people AS SELECT DISTINCT person_key FROM inc_frontier "
                "WHERE person_key IN (SELECT person_key FROM inc_cur)")
     lk.execute("CREATE OR REPLACE TABLE inc_frontier AS SELECT * FROM inc_people")
@@ -566,6 +564,12 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     # The affected region, decided and clustered by the full run's own code.
     t0 = time.perf_counter()
     _region(lk, state, scored=bool(n_new))
+    lk.execute(f"""
+        CREATE TABLE inc_prev AS  -- what later steps read of the stored rows of the region and the touched records
+        SELECT unique_id, person_id, component, phone,
+               CASE WHEN address_dwelling AND NOT address_registered THEN address_key END AS dwelling_address
+        FROM {state}
+        WHERE unique_id IN (SELECT unique_id FROM inc_region) OR unique_id IN (SELECT unique_id FROM inc_touched)""")
     lap("region")
     keep = [c for c in db.columns(wh, "person_link") if c not in ("reason", "linked", "person_id_l", "person_id_r")]
     lk.execute(f"""
@@ -600,9 +604,7 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     # Person ids, for the region only.
     t0 = time.perf_counter()
     run = int(p.last.get("run") or 0) + 1
-    prev_x = lk.sql(f"""SELECT unique_id AS member, person_id AS id FROM {state}
-                        WHERE unique_id IN (SELECT unique_id FROM inc_region)
-                           OR unique_id IN (SELECT unique_id FROM inc_touched)""").pl()
+    prev_x = lk.sql("SELECT unique_id AS member, person_id AS id FROM inc_prev").pl()
     groups = clusters.rename({"unique_id": "member", "cluster_id": "group"})
     firsts = groups.group_by("group").agg(pl.col("member").min())["member"].to_list()
     registry = _registry_subset(wh, "person", "P", prev_x["id"].unique().to_list(), firsts)
@@ -662,9 +664,7 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
         CREATE TABLE inc_households AS
         SELECT DISTINCT household_id FROM {work('household_member')}
         WHERE person_id IN (SELECT person_key FROM inc_people)
-           OR person_id IN (SELECT person_id FROM {state} WHERE unique_id IN (SELECT unique_id FROM inc_region)
-                            UNION
-                            SELECT person_id FROM {state} WHERE unique_id IN (SELECT unique_id FROM inc_touched))""")
+           OR person_id IN (SELECT person_id FROM inc_prev)""")
     prev_h = lk.sql(f"SELECT person_id AS member, household_id AS id FROM {work('household_member')} "
                     "WHERE household_id IN (SELECT household_id FROM inc_households)").pl()
     hfirst = units.group_by("unit").agg(pl.col("person_key").min())["person_key"].to_list()
@@ -702,10 +702,10 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     }
     # The state rows that change: the new and changed records', and those of the region's other records whose
     # component or person moved (their linkage row is the stored one).
-    lk.execute(f"""
+    lk.execute("""
         CREATE TABLE inc_moved AS
         SELECT o.unique_id, k.cluster_id AS component, x.person_id
-        FROM {state} o JOIN hh_cc k USING (unique_id) JOIN inc_xref x ON x.member = o.unique_id
+        FROM inc_prev o JOIN hh_cc k USING (unique_id) JOIN inc_xref x ON x.member = o.unique_id
         WHERE o.unique_id NOT IN (SELECT unique_id FROM hh_new)
           AND (o.component IS DISTINCT FROM k.cluster_id OR o.person_id IS DISTINCT FROM x.person_id)""")
     results = {k: lk.sql(q).to_arrow_table() for k, q in out.items()}
