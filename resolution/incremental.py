@@ -341,7 +341,7 @@ def _score_new(lk: duckdb.DuckDBPyConnection, cfg: LinkConfig, prior_records: in
 
 
 def _region(lk: duckdb.DuckDBPyConnection, state: str, scored: bool) -> None:
-    """``inc_region``: the records whose person may change, a union of whole components.
+    """``inc_region``: the records whose person may change, a union of whole components; ``inc_prev``.
 
     The old components of the changed and gone records and of every record a new pair
     or a forced match reaches from a changed record, plus the changed records. Links
@@ -357,17 +357,23 @@ def _region(lk: duckdb.DuckDBPyConnection, state: str, scored: bool) -> None:
               AND d.unique_id_l IN (SELECT unique_id FROM inc_touched)
         UNION SELECT d.unique_id_l FROM hh_decisions d WHERE d.decision = 'match'
               AND d.unique_id_r IN (SELECT unique_id FROM inc_touched)""")
+    # The stored rows of those components (the touched records' among them): what later steps read of them,
+    # read once.
     lk.execute(f"""
+        CREATE OR REPLACE TABLE inc_prev AS
+        SELECT unique_id, person_id, component, phone,
+               CASE WHEN address_dwelling AND NOT address_registered THEN address_key END AS dwelling_address
+        FROM {state}
+        WHERE component IN (SELECT component FROM {state} WHERE unique_id IN (SELECT unique_id FROM inc_reach))""")
+    lk.execute("""
         CREATE OR REPLACE TABLE inc_region AS
         SELECT unique_id FROM hh_new
-        UNION
-        SELECT o.unique_id FROM {state} o
-        WHERE o.component IN (SELECT component FROM {state} WHERE unique_id IN (SELECT unique_id FROM inc_reach))
-          AND o.unique_id NOT IN (SELECT unique_id FROM inc_touched)""")
+        UNION SELECT unique_id FROM inc_prev WHERE unique_id NOT IN (SELECT unique_id FROM inc_touched)""")
 
 
 def _household_people(lk: duckdb.DuckDBPyConnection, state: str, members: str) -> list[str]:
-    """``inc_people``: everyone whose household may change; returns the phones too widely shared to count.
+    """``inc_people``: everyone whose household may change, and ``inc_closure``: their records; returns the
+    phones too widely shared to count.
 
     Starts from the people of the region, everyone of an old household of one of the
     region's old persons, and the sharers of every dwelling address and phone a changed
@@ -406,10 +412,12 @@ def _household_people(lk: duckdb.DuckDBPyConnection, state: str, members: str) -
                "WHERE person_key IN (SELECT person_key FROM inc_cur)")
     lk.execute("CREATE OR REPLACE TABLE inc_frontier AS SELECT * FROM inc_people")
     lk.execute("CREATE OR REPLACE TABLE inc_phone_width (phone VARCHAR, n BIGINT)")
+    lk.execute("CREATE OR REPLACE TABLE inc_closure AS SELECT * FROM inc_cur WHERE FALSE")
     while lk.execute("SELECT count(*) FROM inc_frontier").fetchall()[0][0]:
         lk.execute("""
             CREATE OR REPLACE TABLE inc_recs AS
             SELECT * FROM inc_cur WHERE person_key IN (SELECT person_key FROM inc_frontier)""")
+        lk.execute("INSERT INTO inc_closure SELECT * FROM inc_recs")
         lk.execute("""
             INSERT INTO inc_phone_width
             SELECT phone, count(DISTINCT person_key) FROM inc_cur
@@ -564,12 +572,6 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     # The affected region, decided and clustered by the full run's own code.
     t0 = time.perf_counter()
     _region(lk, state, scored=bool(n_new))
-    lk.execute(f"""
-        CREATE TABLE inc_prev AS  -- what later steps read of the stored rows of the region and the touched records
-        SELECT unique_id, person_id, component, phone,
-               CASE WHEN address_dwelling AND NOT address_registered THEN address_key END AS dwelling_address
-        FROM {state}
-        WHERE unique_id IN (SELECT unique_id FROM inc_region) OR unique_id IN (SELECT unique_id FROM inc_touched)""")
     lap("region")
     keep = [c for c in db.columns(wh, "person_link") if c not in ("reason", "linked", "person_id_l", "person_id_r")]
     lk.execute(f"""
@@ -644,8 +646,6 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     lap("household evidence")
     wide = _household_people(lk, state, work("household_member"))
     lap("household closure")
-    lk.execute("CREATE TABLE inc_closure AS SELECT * FROM inc_cur "
-               "WHERE person_key IN (SELECT person_key FROM inc_people)")
     sub_person = lk.sql("SELECT unique_id, person_key FROM inc_closure").to_arrow_table()
     sub_input = lk.sql(f"SELECT unique_id, {', '.join(HOUSEHOLD_INPUT)} FROM inc_closure").to_arrow_table()
     evidence = {k: lk.sql(f"SELECT * FROM hh_ev_{k}_all WHERE unique_id IN (SELECT unique_id FROM inc_closure)").pl()
@@ -686,10 +686,12 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
                    "UNION SELECT source_dataset, record_id FROM inc_gone_rows",
         "xref": "SELECT c.source_dataset AS source, c.record_id, x.person_id "
                 "FROM hh_input c JOIN inc_xref x ON x.member = c.unique_id",
-        "links": """SELECT s.* EXCLUDE (id_l, id_r, id_head_l, id_head_r), a.person_key AS person_id_l,
+        "links": """WITH p AS (SELECT unique_id, person_key FROM inc_cur WHERE unique_id IN (
+                                  SELECT unique_id_l FROM hh_scored UNION SELECT unique_id_r FROM hh_scored))
+                    SELECT s.* EXCLUDE (id_l, id_r, id_head_l, id_head_r), a.person_key AS person_id_l,
                            b.person_key AS person_id_r
-                    FROM hh_scored s JOIN inc_cur a ON a.unique_id = s.unique_id_l
-                    JOIN inc_cur b ON b.unique_id = s.unique_id_r ORDER BY s.unique_id_l, s.unique_id_r""",
+                    FROM hh_scored s JOIN p a ON a.unique_id = s.unique_id_l
+                    JOIN p b ON b.unique_id = s.unique_id_r ORDER BY s.unique_id_l, s.unique_id_r""",
         "households": "SELECT household_id FROM inc_households",
         "state": f"""SELECT {', '.join(f'n.{c}' for c in INPUT_COLUMNS)}, s.staged_hash, k.cluster_id AS component,
                             x.person_id
