@@ -371,7 +371,7 @@ def _region(lk: duckdb.DuckDBPyConnection, state: str, scored: bool) -> None:
         UNION SELECT unique_id FROM inc_prev WHERE unique_id NOT IN (SELECT unique_id FROM inc_touched)""")
 
 
-def _household_people(lk: duckdb.DuckDBPyConnection, state: str, members: str) -> list[str]:
+def _household_people(lk: duckdb.DuckDBPyConnection, members: str) -> list[str]:
     """``inc_people``: everyone whose household may change, and ``inc_closure``: their records; returns the
     phones too widely shared to count.
 
@@ -394,8 +394,12 @@ def _household_people(lk: duckdb.DuckDBPyConnection, state: str, members: str) -
     lk.execute(f"""
         CREATE OR REPLACE TABLE inc_touched_phones AS
         WITH touched AS (SELECT DISTINCT phone FROM ({touched_keys}) WHERE phone IS NOT NULL),
-        before AS (SELECT phone, count(DISTINCT person_id) AS n FROM {state}
-                   WHERE phone IN (SELECT phone FROM touched) GROUP BY 1),
+        before AS (  -- the stored rows: the region's and touched records' as stored, the others' as they are
+            SELECT phone, count(DISTINCT person) AS n FROM (
+                SELECT phone, person_id AS person FROM inc_prev
+                UNION ALL
+                SELECT phone, person_key FROM inc_cur WHERE unique_id NOT IN (SELECT unique_id FROM inc_region))
+            WHERE phone IN (SELECT phone FROM touched) GROUP BY 1),
         after AS (SELECT phone, count(DISTINCT person_key) AS n FROM inc_cur
                   WHERE phone IN (SELECT phone FROM touched) GROUP BY 1)
         SELECT t.phone FROM touched t LEFT JOIN before b USING (phone) LEFT JOIN after a USING (phone)
@@ -434,16 +438,17 @@ def _household_people(lk: duckdb.DuckDBPyConnection, state: str, members: str) -
                       WHERE dwelling AND address_key IN (SELECT address_key FROM inc_recs WHERE dwelling)
                 UNION SELECT person_key FROM inc_cur
                       WHERE id IN (SELECT guardian_id_number FROM guard WHERE guardian_id_status IN {VERIFIED})
-                UNION SELECT person_key FROM inc_cur
-                      WHERE name_phone IN (SELECT guardian_name || '|' || guardian_phone FROM guard)
+                UNION SELECT c.person_key FROM inc_cur c
+                      SEMI JOIN guard g ON c.name = g.guardian_name AND c.phone = g.guardian_phone
                 UNION SELECT person_key FROM inc_cur WHERE unique_id IN (
                       SELECT unique_id FROM hh_ev_civil_all WHERE household_no IN (
                           SELECT household_no FROM hh_ev_civil_all WHERE unique_id IN (SELECT unique_id FROM inc_recs)))
                 UNION SELECT person_key FROM inc_cur WHERE unique_id IN (
-                      SELECT unique_id FROM hh_ev_guardian_all g
-                      WHERE (g.guardian_id_status IN {VERIFIED}
-                             AND g.guardian_id_number IN (SELECT id FROM inc_recs WHERE id IS NOT NULL))
-                         OR g.guardian_name || '|' || g.guardian_phone IN (SELECT name_phone FROM inc_recs))
+                      SELECT unique_id FROM hh_ev_guardian_all
+                      WHERE guardian_id_status IN {VERIFIED}
+                        AND guardian_id_number IN (SELECT id FROM inc_recs WHERE id IS NOT NULL)
+                      UNION SELECT g.unique_id FROM hh_ev_guardian_all g
+                            SEMI JOIN inc_recs r ON g.guardian_name = r.name AND g.guardian_phone = r.phone)
                 UNION SELECT person_id FROM {members} WHERE household_id IN (
                       SELECT household_id FROM {members} WHERE person_id IN (SELECT person_key FROM inc_frontier)))
             SELECT DISTINCT person_key FROM reached
@@ -618,7 +623,7 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     # What the household closure and `build_households` read of each record, so that neither goes back to the
     # 2.15M-row state (at 1M persons) for it.
     fields = ("{t}phone, {t}address_key, coalesce({t}address_dwelling AND NOT {t}address_registered, FALSE) "
-              "AS dwelling, {t}id, {t}name || '|' || {t}phone AS name_phone, {t}name, {t}source_dataset, "
+              "AS dwelling, {t}id, {t}name, {t}source_dataset, "
               "{t}address_dwelling, {t}address_registered")
     lk.execute(f"""
         CREATE TABLE inc_cur AS
@@ -644,7 +649,7 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
         else:
             _load(lk, f"hh_ev_{kind}_all", pl.DataFrame(schema=schema))
     lap("household evidence")
-    wide = _household_people(lk, state, work("household_member"))
+    wide = _household_people(lk, work("household_member"))
     lap("household closure")
     sub_person = lk.sql("SELECT unique_id, person_key FROM inc_closure").to_arrow_table()
     sub_input = lk.sql(f"SELECT unique_id, {', '.join(HOUSEHOLD_INPUT)} FROM inc_closure").to_arrow_table()
