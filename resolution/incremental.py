@@ -526,10 +526,19 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     recompute = sorted(set(p.changed) | set(whole))
     lk.execute(f"CREATE TABLE inc_staged AS {_staged_hashes_sql(wh, [s for s in recompute if s in names], catalog)}")
     lap("staged hashes")
-    candidates = lk.sql(f"""
-        SELECT s.source, s.record_id, s.unique_id FROM inc_staged s LEFT JOIN {state} o USING (unique_id)
-        WHERE o.unique_id IS NULL OR o.staged_hash <> s.staged_hash
-           OR s.source IN ({', '.join(f"'{s}'" for s in whole) or 'NULL'})""").to_arrow_table()
+    # The recomputed sources' records, staged against stored: new, changed, gone (or prepared again: ``whole``).
+    lk.execute(f"""
+        CREATE TABLE inc_diff AS
+        SELECT * FROM (
+            SELECT coalesce(s.unique_id, o.unique_id) AS unique_id, s.source, s.record_id,
+                   o.source_dataset AS old_source, o.record_id AS old_record_id,
+                   CASE WHEN s.unique_id IS NULL THEN 'gone' WHEN o.unique_id IS NULL THEN 'new'
+                        WHEN o.staged_hash <> s.staged_hash THEN 'changed' END AS kind
+            FROM inc_staged s
+            FULL JOIN (SELECT unique_id, source_dataset, record_id, staged_hash FROM {state}
+                       WHERE source_dataset IN ({', '.join(f"'{s}'" for s in recompute)})) o USING (unique_id))
+        WHERE kind IS NOT NULL OR source IN ({', '.join(f"'{s}'" for s in whole) or 'NULL'})""")
+    candidates = lk.sql("SELECT source, record_id, unique_id FROM inc_diff WHERE source IS NOT NULL").to_arrow_table()
     _load(lk, "inc_new_rows", _prepare_candidates(wh, sources, candidates) if candidates.num_rows
           else lk.sql(f"SELECT {cols} FROM {state} WHERE FALSE").to_arrow_table())
     lap("prepare candidates")
@@ -545,21 +554,18 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
                    WHERE unique_id IN (SELECT unique_id FROM inc_new_rows)) x) o USING (unique_id)
         WHERE o.unique_id IS NULL OR o.staged_hash <> t.staged_hash OR o.h <> n.h""")
     lap("new and changed")
-    lk.execute(f"""
-        CREATE TABLE inc_touched AS
-        SELECT unique_id FROM hh_new
-        UNION SELECT unique_id FROM {state} WHERE source_dataset IN ({', '.join(f"'{s}'" for s in recompute)})
-              AND unique_id NOT IN (SELECT unique_id FROM inc_staged)""")
-    lk.execute(f"""
-        CREATE TABLE inc_gone_rows AS SELECT source_dataset, record_id FROM {state}
-        WHERE unique_id IN (SELECT unique_id FROM inc_touched) AND unique_id NOT IN (SELECT unique_id FROM hh_new)""")
+    lk.execute("CREATE TABLE inc_touched AS SELECT unique_id FROM hh_new "
+               "UNION ALL SELECT unique_id FROM inc_diff WHERE kind = 'gone'")
+    lk.execute("CREATE TABLE inc_gone_rows AS SELECT old_source AS source_dataset, old_record_id AS record_id "
+               "FROM inc_diff WHERE kind = 'gone'")
     lk.execute(f"""
         CREATE VIEW hh_current AS
         SELECT {cols} FROM {state} WHERE unique_id NOT IN (SELECT unique_id FROM inc_touched)
         UNION ALL SELECT {cols} FROM hh_new""")
-    n_new, n_touched, n_current = (lk.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-                                   for t in ("hh_new", "inc_touched", "hh_current"))
-    n_gone = n_touched - n_new
+    n_new, n_gone, n_added, n_stored = lk.execute(
+        f"SELECT (SELECT count(*) FROM hh_new), (SELECT count(*) FROM inc_diff WHERE kind = 'gone'), "
+        f"(SELECT count(*) FROM inc_diff WHERE kind = 'new'), (SELECT count(*) FROM {state})").fetchall()[0]
+    n_touched, n_current = n_new + n_gone, n_stored + n_added - n_gone
     limit = float(os.environ.get(MAX_SHARE_ENV, "") or MAX_SHARE)
     if n_touched > limit * max(n_current, 1):
         return (f"{n_touched:,} of {n_current:,} records are new, changed or gone, more than {limit:.0%} "
