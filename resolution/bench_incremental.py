@@ -3,9 +3,10 @@
 Not timed: generating the zone, ingesting it, the full run that leaves the linkage
 state a deployment has before the delivery, writing the churned delivery
 (`synth.churn`) and ingesting it. Timed, `repeat` times each, in a fresh spawned process
-on its own copy of that warehouse (written to disk before the clock starts), inside one transaction whose commit is timed too (as
-the linkage asset runs it): `resolve` forced to re-link everything, and `resolve` left to
-choose (it links incrementally). Medians of wall time per phase, and peak RSS.
+on its own copy of that warehouse (written to disk before the clock starts), inside one
+transaction whose commit is timed too (as the linkage asset runs it): `resolve` forced to
+re-link everything, and `resolve` left to choose (it links incrementally). Medians of wall
+time per phase, and peak RSS.
 The two results are compared record by record (same person? same person id?).
 """
 
