@@ -590,8 +590,9 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     keep = [c for c in db.columns(wh, "person_link") if c not in ("reason", "linked", "person_id_l", "person_id_r")]
     lk.execute(f"""
         CREATE TABLE hh_pairs AS
-        WITH o AS (
-            SELECT {', '.join(keep)} FROM {work('person_link')}
+        WITH o AS (  -- an end outside the region keeps its person: the stored pair names it
+            SELECT {', '.join(keep)}, person_id_l AS stored_person_l, person_id_r AS stored_person_r
+            FROM {work('person_link')}
             WHERE match_weight IS NOT NULL
               AND (unique_id_l IN (SELECT unique_id FROM inc_region)
                    OR unique_id_r IN (SELECT unique_id FROM inc_region))
@@ -696,16 +697,16 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     new_ids = pl.concat([registry, hreg]).filter(pl.col("first_run") == run)
     out = {
         "gone": "SELECT unique_id FROM inc_region UNION SELECT unique_id FROM inc_touched",
-        "records": "SELECT source_dataset AS source, record_id FROM hh_input "
-                   "UNION SELECT source_dataset, record_id FROM inc_gone_rows",
-        "xref": "SELECT c.source_dataset AS source, c.record_id, x.person_id "
-                "FROM hh_input c JOIN inc_xref x ON x.member = c.unique_id",
-        "links": """WITH p AS (SELECT unique_id, person_key FROM inc_cur WHERE unique_id IN (
-                                  SELECT unique_id_l FROM hh_scored UNION SELECT unique_id_r FROM hh_scored))
-                    SELECT s.* EXCLUDE (id_l, id_r, id_head_l, id_head_r), a.person_key AS person_id_l,
-                           b.person_key AS person_id_r
-                    FROM hh_scored s JOIN p a ON a.unique_id = s.unique_id_l
-                    JOIN p b ON b.unique_id = s.unique_id_r ORDER BY s.unique_id_l, s.unique_id_r""",
+        # person_xref: the new records' rows and those whose person moved; the gone records' rows go.
+        "xref": """SELECT c.source_dataset AS source, c.record_id, x.person_id
+                   FROM hh_input c JOIN inc_xref x ON x.member = c.unique_id LEFT JOIN inc_prev o USING (unique_id)
+                   WHERE o.person_id IS DISTINCT FROM x.person_id""",
+        "xref_gone": "SELECT source_dataset AS source, record_id FROM inc_gone_rows",
+        "links": """SELECT s.* EXCLUDE (id_l, id_r, id_head_l, id_head_r, stored_person_l, stored_person_r),
+                           coalesce(a.person_id, s.stored_person_l) AS person_id_l,
+                           coalesce(b.person_id, s.stored_person_r) AS person_id_r
+                    FROM hh_scored s LEFT JOIN inc_xref a ON a.member = s.unique_id_l
+                    LEFT JOIN inc_xref b ON b.member = s.unique_id_r ORDER BY s.unique_id_l, s.unique_id_r""",
         "households": "SELECT household_id FROM inc_households",
         "state": f"""SELECT {', '.join(f'n.{c}' for c in INPUT_COLUMNS)}, s.staged_hash, k.cluster_id AS component,
                             x.person_id
@@ -753,11 +754,13 @@ def _write(wh: duckdb.DuckDBPyConnection, p: Plan, names: list[str], members: pl
            review: pl.DataFrame, events: pl.DataFrame, new_ids: pl.DataFrame) -> None:
     """Make the region's rows of the linked tables the new ones; the results are registered on ``wh`` as ``_hh_*``.
 
-    Most of a region comes back as it was, so only the rows that differ are written (`db.sync_rows`).
+    Most of a region comes back as it was, so only the rows that differ are written: those of
+    ``person_xref`` and the state that `_incremental` knows to differ, and of the pairs and
+    households those that compare unequal (`db.sync_rows`).
     """
     from resolution.run import REGISTRY
 
-    for src in p.changed:  # first, so that the region's unchanged rows compare equal below
+    for src in p.changed:  # the delivering sources' records are as of their new delivery
         if src in names:
             wh.execute(f"UPDATE person_xref SET as_of = (SELECT max(as_of) FROM staged.current_{src}) "
                        f"WHERE source = ? AND as_of IS DISTINCT FROM (SELECT max(as_of) FROM staged.current_{src})",
@@ -767,10 +770,13 @@ def _write(wh: duckdb.DuckDBPyConnection, p: Plan, names: list[str], members: pl
         CREATE OR REPLACE TEMP VIEW _hh_xref_rows AS
         SELECT x.source, x.record_id, x.person_id, a.as_of FROM _hh_xref x
         LEFT JOIN ({as_of or 'SELECT NULL AS source, NULL::DATE AS as_of'}) a USING (source)""")
+    gone = wh.execute("""
+        DELETE FROM person_xref
+        WHERE (source, record_id) IN (SELECT source, record_id FROM _hh_xref_gone
+                                      UNION ALL SELECT source, record_id FROM _hh_xref)""").fetchall()[0][0]
+    wh.execute("INSERT INTO person_xref BY NAME SELECT * FROM _hh_xref_rows")
     written = {
-        "person_xref": db.sync_rows(wh, "person_xref", ["source", "record_id"],
-                                    "(source, record_id) IN (SELECT source, record_id FROM _hh_records)",
-                                    "_hh_xref_rows"),
+        "person_xref": (gone, wh.execute("SELECT count(*) FROM _hh_xref").fetchall()[0][0]),
         "person_link": db.sync_rows(wh, "person_link", ["unique_id_l", "unique_id_r"],
                                     "unique_id_l IN (SELECT unique_id FROM _hh_gone) "
                                     "OR unique_id_r IN (SELECT unique_id FROM _hh_gone)", "_hh_links"),
