@@ -590,8 +590,9 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
     keep = [c for c in db.columns(wh, "person_link") if c not in ("reason", "linked", "person_id_l", "person_id_r")]
     lk.execute(f"""
         CREATE TABLE hh_pairs AS
-        WITH o AS (  -- an end outside the region keeps its person: the stored pair names it
-            SELECT {', '.join(keep)}, person_id_l AS stored_person_l, person_id_r AS stored_person_r
+        WITH o AS (  -- as stored, for the write to tell what changed; an end outside the region keeps its person
+            SELECT {', '.join(keep)}, TRUE AS stored, reason AS stored_reason, linked AS stored_linked,
+                   person_id_l AS stored_person_l, person_id_r AS stored_person_r
             FROM {work('person_link')}
             WHERE match_weight IS NOT NULL
               AND (unique_id_l IN (SELECT unique_id FROM inc_region)
@@ -702,11 +703,19 @@ def _incremental(wh: duckdb.DuckDBPyConnection, lk: duckdb.DuckDBPyConnection, c
                    FROM hh_input c JOIN inc_xref x ON x.member = c.unique_id LEFT JOIN inc_prev o USING (unique_id)
                    WHERE o.person_id IS DISTINCT FROM x.person_id""",
         "xref_gone": "SELECT source_dataset AS source, record_id FROM inc_gone_rows",
-        "links": """SELECT s.* EXCLUDE (id_l, id_r, id_head_l, id_head_r, stored_person_l, stored_person_r),
-                           coalesce(a.person_id, s.stored_person_l) AS person_id_l,
-                           coalesce(b.person_id, s.stored_person_r) AS person_id_r
-                    FROM hh_scored s LEFT JOIN inc_xref a ON a.member = s.unique_id_l
-                    LEFT JOIN inc_xref b ON b.member = s.unique_id_r ORDER BY s.unique_id_l, s.unique_id_r""",
+        # The pairs to write: new ones (scored now, or a reviewer's match), and stored ones whose decision or
+        # persons changed.
+        "links": """SELECT * EXCLUDE (stored, stored_reason, stored_linked, stored_person_l, stored_person_r) FROM (
+                        SELECT s.* EXCLUDE (id_l, id_r, id_head_l, id_head_r),
+                               coalesce(a.person_id, s.stored_person_l) AS person_id_l,
+                               coalesce(b.person_id, s.stored_person_r) AS person_id_r
+                        FROM hh_scored s LEFT JOIN inc_xref a ON a.member = s.unique_id_l
+                        LEFT JOIN inc_xref b ON b.member = s.unique_id_r)
+                    WHERE stored IS NULL OR reason IS DISTINCT FROM stored_reason
+                       OR linked IS DISTINCT FROM stored_linked OR person_id_l IS DISTINCT FROM stored_person_l
+                       OR person_id_r IS DISTINCT FROM stored_person_r
+                    ORDER BY unique_id_l, unique_id_r""",
+        "touched": "SELECT unique_id FROM inc_touched",
         "households": "SELECT household_id FROM inc_households",
         "state": f"""SELECT {', '.join(f'n.{c}' for c in INPUT_COLUMNS)}, s.staged_hash, k.cluster_id AS component,
                             x.person_id
@@ -777,9 +786,7 @@ def _write(wh: duckdb.DuckDBPyConnection, p: Plan, names: list[str], members: pl
     wh.execute("INSERT INTO person_xref BY NAME SELECT * FROM _hh_xref_rows")
     written = {
         "person_xref": (gone, wh.execute("SELECT count(*) FROM _hh_xref").fetchall()[0][0]),
-        "person_link": db.sync_rows(wh, "person_link", ["unique_id_l", "unique_id_r"],
-                                    "unique_id_l IN (SELECT unique_id FROM _hh_gone) "
-                                    "OR unique_id_r IN (SELECT unique_id FROM _hh_gone)", "_hh_links"),
+        "person_link": _write_links(wh),
     }
     wh.execute("DROP VIEW temp._hh_xref_rows")
     wh.execute("DELETE FROM review_queue WHERE unique_id_l IN (SELECT unique_id FROM _hh_gone) "
@@ -803,6 +810,22 @@ def _write(wh: duckdb.DuckDBPyConnection, p: Plan, names: list[str], members: pl
     wh.execute(f"INSERT INTO {STATE} BY NAME SELECT * FROM _hh_state")
     written[STATE] = (gone[0][0], wh.execute("SELECT count(*) FROM _hh_state").fetchall()[0][0])
     log.debug("incremental: rows deleted, inserted: %s", written)
+
+
+def _write_links(wh: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """Replace the stored pairs the run re-decided: (deleted, inserted).
+
+    Gone: every pair of a new, changed or gone record (scored again or no more) and every pair
+    `_hh_links` writes: the region's stored pairs whose decision or persons changed and its
+    reviewers' matches the model did not score (made again). The region's other stored pairs
+    are as they were.
+    """
+    gone = wh.execute("""
+        DELETE FROM person_link
+        WHERE unique_id_l IN (SELECT unique_id FROM _hh_touched) OR unique_id_r IN (SELECT unique_id FROM _hh_touched)
+           OR (unique_id_l, unique_id_r) IN (SELECT unique_id_l, unique_id_r FROM _hh_links)""").fetchall()[0][0]
+    wh.execute("INSERT INTO person_link BY NAME SELECT * FROM _hh_links")
+    return gone, wh.execute("SELECT count(*) FROM _hh_links").fetchall()[0][0]
 
 
 def _quality(wh: duckdb.DuckDBPyConnection, cfg: LinkConfig) -> pl.DataFrame:

@@ -260,3 +260,57 @@ def test_sync_rows_writes_only_the_rows_that_differ(tmp_path: Path) -> None:
         after = {r[0]: r[1] for r in con.execute("SELECT k1 || k2, rowid FROM t").fetchall()}
         assert after["a1"] == before["a1"] and after["c1"] == before["c1"]  # not deleted and re-inserted
         assert db.sync_rows(con, "t", ["k1", "k2"], "k1 IN ('a', 'b')", "new_rows") == (0, 0)
+
+
+def test_the_written_pairs_and_records_agree_with_each_other_and_keep_a_reviewers_match(
+        month: dict[str, Path], tmp_path: Path) -> None:
+    """An incremental run writes only the rows it knows changed (`incremental._write`): afterwards every
+    record is in `person_xref` and the state once, with one person in all three tables, every pair names
+    its ends' persons, and a reviewer's match in the re-clustered region is there once, as decided."""
+    landing = tmp_path / "landing"
+    shutil.copytree(month["landing"], landing)
+    churned_delivery(landing, "health", AS_OF + timedelta(days=30), share=0.05, seed=6)
+    scratch = tmp_path / "scratch" / "w.duckdb"  # where the delivery's changed records are found
+    scratch.parent.mkdir()
+    shutil.copy(month["before"], scratch)
+    ingest(landing, scratch)
+    with db.connect(scratch, read_only=True) as con:
+        # a record the delivery leaves as it was, of a person one of whose records it changes: in the region
+        con.execute(f"ATTACH '{month['before']}' AS old (READ_ONLY)")
+        mate, person = con.sql("""
+            WITH changed AS (SELECT 'health:' || n.record_id AS r FROM staged.current_health n
+                             JOIN old.staged.current_health o USING (record_id)
+                             WHERE n.phone IS DISTINCT FROM o.phone),
+            x AS (SELECT source || ':' || record_id AS r, person_id FROM old.person_xref)
+            SELECT x.r, x.person_id FROM x WHERE x.person_id IN (SELECT person_id FROM x JOIN changed USING (r))
+              AND x.r NOT LIKE 'health:%' ORDER BY 1 LIMIT 1""").fetchall()[0]
+        other = con.sql("SELECT source || ':' || record_id FROM old.person_xref WHERE source = 'employment' "
+                        "AND person_id <> ? ORDER BY 1 LIMIT 1", params=[person]).fetchall()[0][0]
+    left, right = sorted((mate, other))
+
+    wh = tmp_path / "w" / "w.duckdb"
+    wh.parent.mkdir()
+    shutil.copy(month["before"], wh)
+    (wh.parent / "decisions.csv").write_text("unique_id_l,unique_id_r,decision,reviewer,note\n"
+                                            f"{left},{right},match,r1,\n", encoding="utf-8")
+    assert link(wh, mode="full").mode == "full"  # the decision in the stored state
+    ingest(landing, wh)
+    s = link(wh)
+    assert s.mode == "incremental", s.why
+
+    with db.connect(wh, read_only=True) as con:
+        rows = con.sql("SELECT source || ':' || record_id, person_id FROM person_xref").fetchall()
+        xref = dict(rows)
+        state = con.sql("SELECT unique_id, person_id FROM linked.input").fetchall()
+        links = con.sql("SELECT unique_id_l, unique_id_r, person_id_l, person_id_r, reason, linked "
+                        "FROM person_link").fetchall()
+        members = con.sql("SELECT person_id FROM household_member").fetchall()
+        current = {r[0] for r in con.sql(" UNION ALL ".join(
+            f"SELECT '{src}:' || record_id FROM staged.current_{src}" for src in SOURCES)).fetchall()}
+    assert set(xref) == current and len(rows) == len(state) == len(current) and dict(state) == xref
+    assert len({(a, b) for a, b, *_ in links}) == len(links)  # each pair once
+    assert all(xref[a] == pa and xref[b] == pb for a, b, pa, pb, *_ in links)
+    assert {p for (p,) in members} == set(xref.values()) and len(members) == len(set(xref.values()))
+    decided = [row for row in links if row[:2] == (left, right)]
+    assert len(decided) == 1 and decided[0][4:] == ("decision: match", True)
+    assert xref[left] == xref[right]
