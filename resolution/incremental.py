@@ -763,9 +763,10 @@ def _write(wh: duckdb.DuckDBPyConnection, p: Plan, names: list[str], members: pl
            review: pl.DataFrame, events: pl.DataFrame, new_ids: pl.DataFrame) -> None:
     """Make the region's rows of the linked tables the new ones; the results are registered on ``wh`` as ``_hh_*``.
 
-    Most of a region comes back as it was, so only the rows that differ are written: those of
-    ``person_xref`` and the state that `_incremental` knows to differ, and of the pairs and
-    households those that compare unequal (`db.sync_rows`).
+    Most of a region comes back as it was, so only the rows that differ are written: of
+    ``person_xref``, the pairs and the state those `_incremental` knows to differ (finding them
+    by comparing rows meant reading every row in scope), of the households those that compare
+    unequal (`db.sync_rows`).
     """
     from resolution.run import REGISTRY
 
