@@ -373,3 +373,34 @@ def test_a_new_id_already_taken_is_salted_and_the_others_are_not() -> None:
     assert events.select("event", "id", "members").rows() == [("new", got["g1"], 2), ("new", got["g2"], 1),
                                                               ("retired", held, 0)]
     assert registry.rows() == sorted([("person", got["g1"], 2), ("person", got["g2"], 2)])
+
+
+def test_a_new_record_bridging_two_persons_moves_their_stored_pairs_to_the_merged_person(tmp_path: Path) -> None:
+    """Linked incrementally, a new record that is both persons merges them; the merged person keeps the id
+    of the larger, and the smaller one's stored pair, decided as before, names that id (`incremental._write`
+    rewrites stored pairs whose persons changed, not only those whose decision did)."""
+    wh = tmp_path / "wh.duckdb"
+    born, here, there = date(1975, 5, 5), {"village": "东村"}, {"township": "鱼化寨街道", "village": "西村"}
+    q_id = make_id("610112", born, 88)
+    rows = base_records()
+    rows["employment"].append(person("PA", "王芳", "wang fang", born, "F", None, "13500000001", **here))
+    rows["civil_affairs"].append(person("PB", "王芳", "wang fang", born, "F", None, "13500000001", **here))
+    for source, rid in (("health", "QH"), ("employment", "QE"), ("civil_affairs", "QC"), ("education", "QD")):
+        rows[source].append(person(rid, "王芳", "wang fang", born, "F", q_id, "13500000009", **there))
+    write_staged(wh, rows)
+    first = run(wh)
+    assert first["employment:PA"] == first["civil_affairs:PB"] != first["health:QH"]
+    rows["health"].append(person("HX", "王芳", "wang fang", born, "F", q_id, "13500000001", **here))
+    write_staged(wh, rows)
+    con = duckdb.connect(str(wh))
+    try:
+        s = resolve(con, LinkConfig(), progress=lambda _m: None)
+        xref = dict(con.sql("SELECT source || ':' || record_id, person_id FROM person_xref").fetchall())
+        links = con.sql("SELECT unique_id_l, unique_id_r, person_id_l, person_id_r, reason, linked "
+                        "FROM person_link").fetchall()
+    finally:
+        con.close()
+    assert s.mode == "incremental", s.why
+    assert {xref[r] for r in ("employment:PA", "civil_affairs:PB", "health:HX", "health:QH")} == {first["health:QH"]}
+    assert ("civil_affairs:PB", "employment:PA", first["health:QH"], first["health:QH"], "model", True) in links
+    assert all(xref[a] == pa and xref[b] == pb for a, b, pa, pb, *_ in links)
