@@ -60,10 +60,6 @@ def split(name: str) -> tuple[str, str]:
     return schema or "main", table
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _objects(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[str, list[str]]]:
     """(schema, name) → (TABLE or VIEW, column names) of the connected database."""
     rows = con.execute(
@@ -94,13 +90,13 @@ def apply_comments(con: duckdb.DuckDBPyConnection, tables: Mapping[str, Table], 
         kind, columns = present[(schema, name)]
         q = f"{db.quote(schema)}.{db.quote(name)}"
         note = TABLE_NOTE if not (analyst or t.analyst) else ""
-        con.execute(f"COMMENT ON {kind} {q} IS {_literal(t.doc + note)}")
+        con.execute(f"COMMENT ON {kind} {q} IS {db.literal(t.doc + note)}")
         n += 1
         docs = {c.name: c for c in t.columns}
         for column in columns:
             if column in docs:
                 con.execute(f"COMMENT ON COLUMN {q}.{db.quote(column)} IS "
-                            f"{_literal(column_comment(docs[column], analyst))}")
+                            f"{db.literal(column_comment(docs[column], analyst))}")
                 n += 1
     return n
 

@@ -41,7 +41,7 @@ def _frame_source(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> Iterat
         with tempfile.TemporaryDirectory(prefix="hhlink-frame-") as tmp:
             path = Path(tmp) / "frame.parquet"
             frame.write_parquet(path, compression="lz4", statistics=False, row_group_size=4 * DUCKDB_ROW_GROUP)
-            yield f"read_parquet({_literal(str(path))})"
+            yield f"read_parquet({literal(str(path))})"
         return
     con.register("_hh_frame", frame.to_arrow())
     try:
@@ -76,11 +76,11 @@ def memory_limit(con: duckdb.DuckDBPyConnection, limit: str | None = None) -> It
     """Run the block under another DuckDB memory cap (default: the ingestion cap), then restore it."""
     limit = limit or os.environ.get("HHLINK_INGEST_MEMORY", "") or INGEST_MEMORY
     before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    con.execute(f"SET memory_limit = {_literal(limit)}")
+    con.execute(f"SET memory_limit = {literal(limit)}")
     try:
         yield
     finally:
-        con.execute(f"SET memory_limit = {_literal(before)}")
+        con.execute(f"SET memory_limit = {literal(before)}")
 
 
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
@@ -151,7 +151,7 @@ def copy_query(src: duckdb.DuckDBPyConnection, sql: str, dst: duckdb.DuckDBPyCon
     `SPOOL_ROWS`).
     """
     with tempfile.TemporaryDirectory(prefix="hhlink-copy-") as tmp:
-        path = _literal(str(Path(tmp) / "rows.parquet"))
+        path = literal(str(Path(tmp) / "rows.parquet"))
         src.execute(f"COPY ({sql}) TO {path} (FORMAT parquet, COMPRESSION lz4)")
         if append:
             dst.execute(f"INSERT INTO {_qualified(table)} BY NAME SELECT * FROM read_parquet({path})")
@@ -206,7 +206,8 @@ def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) 
     return con.sql(sql, params=params or None).pl()
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
+    """A SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -220,7 +221,7 @@ def append_parquet(con: duckdb.DuckDBPyConnection, table: str, path: str | Path,
     constants = constants or {}
     extra = "".join(f", ?::{sql_type} AS {quote(name)}" for name, (sql_type, _) in constants.items())
     params = [v for _, v in constants.values()]
-    select = f"SELECT *{extra} FROM read_parquet({_literal(str(path))})"
+    select = f"SELECT *{extra} FROM read_parquet({literal(str(path))})"
     q = _qualified(table)
     if not table_exists(con, table):
         con.execute(f"CREATE TABLE {q} AS {select}", params)
@@ -230,4 +231,4 @@ def append_parquet(con: duckdb.DuckDBPyConnection, table: str, path: str | Path,
             if name not in have:
                 con.execute(f"ALTER TABLE {q} ADD COLUMN {quote(name)} {dtype}")
         con.execute(f"INSERT INTO {q} BY NAME {select}", params)
-    return int(con.execute(f"SELECT count(*) FROM read_parquet({_literal(str(path))})").fetchall()[0][0])
+    return int(con.execute(f"SELECT count(*) FROM read_parquet({literal(str(path))})").fetchall()[0][0])

@@ -12,6 +12,8 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from ingest import db
+
 SCHEMA = {"metric": pl.String(), "key": pl.String(), "value": pl.Float64()}
 
 
@@ -27,8 +29,8 @@ def linkage_quality(con: duckdb.DuckDBPyConnection, records: str, links: str, th
     sources = [r[0] for r in con.sql(f"SELECT DISTINCT source_dataset FROM {records} ORDER BY 1").fetchall()]
     # One pass over the records: each person's size and records per source (a window over the records and a
     # second grouping cost twice as much at 1M persons).
-    per_source = [f"count_if(source_dataset = {_literal(s)}) AS s{i}" for i, s in enumerate(sources)]
-    link_rate = [f"SELECT 'link_rate', {_literal(s)}, sum(CASE WHEN n > 1 THEN s{i} ELSE 0 END) / sum(s{i}) FROM p"
+    per_source = [f"count_if(source_dataset = {db.literal(s)}) AS s{i}" for i, s in enumerate(sources)]
+    link_rate = [f"SELECT 'link_rate', {db.literal(s)}, sum(CASE WHEN n > 1 THEN s{i} ELSE 0 END) / sum(s{i}) FROM p"
                  for i, s in enumerate(sources)]
     frame = con.sql(f"""
         WITH p AS MATERIALIZED (SELECT count(*) AS n{''.join(', ' + c for c in per_source)}
@@ -50,7 +52,3 @@ def linkage_quality(con: duckdb.DuckDBPyConnection, records: str, links: str, th
         GROUP BY bin""").pl()
     threshold_row = pl.DataFrame({"metric": ["link_threshold"], "key": [None], "value": [threshold]}, schema=SCHEMA)
     return pl.concat([frame.cast(SCHEMA), threshold_row]).sort("metric", "key", nulls_last=True)
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
